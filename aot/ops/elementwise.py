@@ -1,0 +1,301 @@
+"""Elementwise ops: unary math, activations, binary arithmetic with numpy
+broadcasting, comparisons, logic, `where`, `cast` and `clip`.
+
+Most entries are one row of a table; the rules they share are written once below.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from aot.ir.opdef import register
+from aot.ir.types import DType, TensorType
+
+from .common import broadcast_shapes, require_float, same_dtype
+
+
+# ---------------------------------------------------------------- unary
+
+def _erf(x):
+    import math
+
+    return np.vectorize(math.erf, otypes=[x.dtype])(x) if x.size else x.copy()
+
+
+def _same_type(a, x: TensorType) -> TensorType:
+    return x
+
+
+def _float_type(a, x: TensorType) -> TensorType:
+    require_float(x)
+    return x
+
+
+def _numeric_type(a, x: TensorType) -> TensorType:
+    if x.dtype == DType.bool:
+        raise ValueError("input must be numeric, got bool")
+    return x
+
+
+def _f(fn):
+    """A reference that keeps the input dtype (numpy may promote for float16/bfloat16)."""
+    return lambda a, x: np.asarray(fn(x)).astype(x.dtype, copy=False)
+
+
+def _sigmoid(x):
+    return 0.5 * (np.tanh(0.5 * x.astype(np.float64)) + 1.0)
+
+
+def _gelu(x):
+    x64 = x.astype(np.float64)
+    return 0.5 * x64 * (1.0 + _erf(x64 / np.sqrt(2.0)))
+
+
+# (name, type rule, numpy, lowering)
+_UNARY = [
+    ("neg", _numeric_type, np.negative, lambda c, a, x: c.R.negative(x)),
+    ("abs", _numeric_type, np.abs, lambda c, a, x: c.R.abs(x)),
+    ("sign", _numeric_type, np.sign, lambda c, a, x: c.R.sign(x)),
+    ("exp", _float_type, np.exp, lambda c, a, x: c.R.exp(x)),
+    ("log", _float_type, np.log, lambda c, a, x: c.R.log(x)),
+    ("sqrt", _float_type, np.sqrt, lambda c, a, x: c.R.sqrt(x)),
+    ("rsqrt", _float_type, lambda x: 1.0 / np.sqrt(x), lambda c, a, x: c.R.rsqrt(x)),
+    ("reciprocal", _float_type, lambda x: 1.0 / x,
+     lambda c, a, x: c.R.divide(c.const(1.0, c.in_dtype(0)), x)),
+    ("tanh", _float_type, np.tanh, lambda c, a, x: c.R.tanh(x)),
+    ("sigmoid", _float_type, _sigmoid, lambda c, a, x: c.R.sigmoid(x)),
+    ("erf", _float_type, _erf, lambda c, a, x: c.R.erf(x)),
+    ("sin", _float_type, np.sin, lambda c, a, x: c.R.sin(x)),
+    ("cos", _float_type, np.cos, lambda c, a, x: c.R.cos(x)),
+    ("tan", _float_type, np.tan, lambda c, a, x: c.R.tan(x)),
+    ("asin", _float_type, np.arcsin, lambda c, a, x: c.R.asin(x)),
+    ("acos", _float_type, np.arccos, lambda c, a, x: c.R.acos(x)),
+    ("atan", _float_type, np.arctan, lambda c, a, x: c.R.atan(x)),
+    ("sinh", _float_type, np.sinh, lambda c, a, x: c.R.sinh(x)),
+    ("cosh", _float_type, np.cosh, lambda c, a, x: c.R.cosh(x)),
+    ("asinh", _float_type, np.arcsinh, lambda c, a, x: c.R.asinh(x)),
+    ("acosh", _float_type, np.arccosh, lambda c, a, x: c.R.acosh(x)),
+    ("atanh", _float_type, np.arctanh, lambda c, a, x: c.R.atanh(x)),
+    ("floor", _float_type, np.floor, lambda c, a, x: c.R.floor(x)),
+    ("ceil", _float_type, np.ceil, lambda c, a, x: c.R.ceil(x)),
+    ("round", _float_type, np.round, lambda c, a, x: c.R.round(x)),  # half to even, as ONNX
+    ("relu", _numeric_type, lambda x: np.maximum(x, 0), lambda c, a, x: c.R.nn.relu(x)),
+    ("gelu", _float_type, _gelu, lambda c, a, x: c.R.nn.gelu(x)),
+    ("gelu_tanh", _float_type,
+     lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x.astype(np.float64) ** 3))),
+     lambda c, a, x: c.R.nn.gelu_tanh(x)),
+    ("silu", _float_type, lambda x: x * _sigmoid(x), lambda c, a, x: c.R.nn.silu(x)),
+    ("softplus", _float_type, lambda x: np.logaddexp(0.0, x.astype(np.float64)),
+     lambda c, a, x: c.R.nn.softplus(x)),
+    ("softsign", _float_type, lambda x: x / (1 + np.abs(x)),
+     lambda c, a, x: c.R.divide(x, c.R.add(c.const(1.0, c.in_dtype(0)), c.R.abs(x)))),
+    ("selu", _float_type,
+     lambda x: 1.0507009873554805 * np.where(x > 0, x, 1.6732632423543772 * np.expm1(np.minimum(x, 0))),
+     lambda c, a, x: c.R.multiply(c.const(1.0507009873554805, c.in_dtype(0)), _elu_expr(c, x, 1.6732632423543772))),
+    ("logical_not", lambda a, x: _bool_type(x), np.logical_not, lambda c, a, x: c.R.logical_not(x)),
+    ("isnan", lambda a, x: _float_type(a, x).with_dtype(DType.bool), np.isnan,
+     lambda c, a, x: c.R.isnan(x)),
+    ("isinf", lambda a, x: _float_type(a, x).with_dtype(DType.bool), np.isinf,
+     lambda c, a, x: c.R.isinf(x)),
+]
+
+
+def _bool_type(x: TensorType) -> TensorType:
+    if x.dtype != DType.bool:
+        raise ValueError(f"input must be bool, got {x.dtype.short}")
+    return x
+
+
+def _elu_expr(c, x, alpha: float):
+    """alpha * (exp(min(x,0)) - 1) where x < 0, else x."""
+    R, dt = c.R, c.in_dtype(0)
+    neg = R.multiply(c.const(alpha, dt), R.subtract(R.exp(R.minimum(x, c.const(0.0, dt))), c.const(1.0, dt)))
+    return R.where(R.greater(x, c.const(0.0, dt)), x, neg)
+
+
+for _name, _infer, _np, _lower in _UNARY:
+    register(_name, infer=_infer, reference=_f(_np), lower=_lower, num_inputs=1)
+
+
+# ------------------------------------------------ unary with attributes
+
+@dataclass(frozen=True)
+class AlphaAttrs:
+    alpha: float = 0.01
+
+
+@dataclass(frozen=True)
+class ClipAttrs:
+    min: float = float("-inf")
+    max: float = float("inf")
+
+
+@dataclass(frozen=True)
+class HardSigmoidAttrs:
+    alpha: float = 0.2
+    beta: float = 0.5
+
+
+@dataclass(frozen=True)
+class CastAttrs:
+    dtype: DType
+
+
+def _leaky_relu_lower(c, a, x):
+    return c.R.nn.leakyrelu(x, a.alpha)
+
+
+def _ref_leaky(a, x):
+    return np.where(x >= 0, x, x * a.alpha).astype(x.dtype)
+
+
+def _ref_elu(a, x):
+    return np.where(x > 0, x, a.alpha * np.expm1(np.minimum(x, 0))).astype(x.dtype)
+
+
+def _ref_clip(a, x):
+    return np.clip(x, a.min, a.max).astype(x.dtype)
+
+
+def _ref_hard_sigmoid(a, x):
+    return np.clip(a.alpha * x + a.beta, 0, 1).astype(x.dtype)
+
+
+def _clip_lower(c, a, x):
+    dt = c.in_dtype(0)
+    out = x
+    if a.min != float("-inf"):
+        out = c.R.maximum(out, c.const(a.min, dt))
+    if a.max != float("inf"):
+        out = c.R.minimum(out, c.const(a.max, dt))
+    return out
+
+
+def _hard_sigmoid_lower(c, a, x):
+    dt = c.in_dtype(0)
+    lin = c.R.add(c.R.multiply(x, c.const(a.alpha, dt)), c.const(a.beta, dt))
+    return c.R.minimum(c.R.maximum(lin, c.const(0.0, dt)), c.const(1.0, dt))
+
+
+def _cast_infer(a, x: TensorType) -> TensorType:
+    return x.with_dtype(a.dtype)
+
+
+def _cast_ref(a, x):
+    if a.dtype == DType.bool:
+        return x != 0
+    if a.dtype.is_int and x.dtype.kind == "f":
+        return np.trunc(x).astype(a.dtype.numpy)
+    return x.astype(a.dtype.numpy)
+
+
+register("leaky_relu", attrs=AlphaAttrs, infer=_float_type, num_inputs=1,
+         reference=_ref_leaky, lower=_leaky_relu_lower)
+register("elu", attrs=AlphaAttrs, infer=_float_type, num_inputs=1, reference=_ref_elu,
+         lower=lambda c, a, x: _elu_expr(c, x, a.alpha))
+register("clip", attrs=ClipAttrs, infer=_numeric_type, num_inputs=1, reference=_ref_clip,
+         lower=_clip_lower)
+register("hard_sigmoid", attrs=HardSigmoidAttrs, infer=_float_type, num_inputs=1,
+         reference=_ref_hard_sigmoid, lower=_hard_sigmoid_lower)
+register("cast", attrs=CastAttrs, infer=_cast_infer, num_inputs=1, reference=_cast_ref,
+         lower=lambda c, a, x: c.R.astype(x, a.dtype.value))
+
+
+# ---------------------------------------------------------------- binary
+
+def _binary_type(a, x: TensorType, y: TensorType) -> TensorType:
+    dt = same_dtype(x, y)
+    return TensorType(broadcast_shapes(x.shape, y.shape), dt)
+
+
+def _numeric_binary_type(a, x, y):
+    t = _binary_type(a, x, y)
+    if t.dtype == DType.bool:
+        raise ValueError("inputs must be numeric, got bool")
+    return t
+
+
+def _compare_type(a, x, y):
+    return _binary_type(a, x, y).with_dtype(DType.bool)
+
+
+def _logic_type(a, x, y):
+    t = _binary_type(a, x, y)
+    if t.dtype != DType.bool:
+        raise ValueError(f"inputs must be bool, got {t.dtype.short}")
+    return t
+
+
+def _int_div(x, y):
+    """Integer division truncating toward zero (C, ONNX and TVM semantics)."""
+    q = np.floor_divide(x, np.where(y == 0, 1, y))
+    fix = (q < 0) & (q * y != x)
+    return q + fix
+
+
+def _divide(x, y):
+    if x.dtype.kind in "iu":
+        return _int_div(x, y).astype(x.dtype)
+    return np.divide(x, y)
+
+
+def _mod(x, y):
+    """Python-style modulo (sign of divisor), as Relax `floor_mod` and ONNX Mod(fmod=0)."""
+    return np.mod(x, y)
+
+
+def _power(x, y):
+    return np.power(x, y)
+
+
+_BINARY = [
+    ("add", _binary_type, np.add, "add"),
+    ("subtract", _numeric_binary_type, np.subtract, "subtract"),
+    ("multiply", _binary_type, np.multiply, "multiply"),
+    ("divide", _numeric_binary_type, _divide, "divide"),
+    ("floor_divide", _numeric_binary_type, np.floor_divide, "floor_divide"),
+    ("mod", _numeric_binary_type, _mod, "floor_mod"),
+    ("power", _numeric_binary_type, _power, "power"),
+    ("maximum", _binary_type, np.maximum, "maximum"),
+    ("minimum", _binary_type, np.minimum, "minimum"),
+    ("equal", _compare_type, np.equal, "equal"),
+    ("not_equal", _compare_type, np.not_equal, "not_equal"),
+    ("less", _compare_type, np.less, "less"),
+    ("less_equal", _compare_type, np.less_equal, "less_equal"),
+    ("greater", _compare_type, np.greater, "greater"),
+    ("greater_equal", _compare_type, np.greater_equal, "greater_equal"),
+    ("logical_and", _logic_type, np.logical_and, "logical_and"),
+    ("logical_or", _logic_type, np.logical_or, "logical_or"),
+    ("logical_xor", _logic_type, np.logical_xor, "logical_xor"),
+]
+
+
+def _binary_lowering(relax_name: str):
+    def lower(c, a, x, y):
+        return getattr(c.R, relax_name)(x, y)
+
+    return lower
+
+
+def _binary_reference(fn):
+    return lambda a, x, y: np.asarray(fn(x, y))
+
+
+for _name, _infer, _np, _relax in _BINARY:
+    register(_name, infer=_infer, reference=_binary_reference(_np), lower=_binary_lowering(_relax),
+             num_inputs=2)
+
+
+# ---------------------------------------------------------------- where
+
+def _where_type(a, cond: TensorType, x: TensorType, y: TensorType) -> TensorType:
+    if cond.dtype != DType.bool:
+        raise ValueError(f"condition must be bool, got {cond.dtype.short}")
+    dt = same_dtype(x, y)
+    return TensorType(broadcast_shapes(cond.shape, x.shape, y.shape), dt)
+
+
+register("where", infer=_where_type, num_inputs=3,
+         reference=lambda a, c, x, y: np.where(c, x, y),
+         lower=lambda c, a, cond, x, y: c.R.where(cond, x, y))
