@@ -37,7 +37,7 @@ def run_local(graph: Graph, feeds: dict, executable=None) -> list[np.ndarray]:
     ex = executable or build([Entry("main", graph)], "llvm")
     dev = tvm.cpu()
     vm = tvm.relax.VirtualMachine(ex, dev)
-    args = [tvm.runtime.tensor(np.ascontiguousarray(feeds[v.name]), dev) for v in graph.inputs]
-    args += [tvm.runtime.tensor(np.ascontiguousarray(p.data), dev) for p in graph.params]
+    args = [tvm.runtime.tensor(np.asarray(feeds[v.name], order="C"), dev) for v in graph.inputs]
+    args += [tvm.runtime.tensor(np.asarray(p.data, order="C"), dev) for p in graph.params]
     out = vm["main"](*args)
     return [out[i].numpy() for i in range(len(graph.outputs))]

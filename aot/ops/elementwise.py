@@ -273,9 +273,18 @@ _BINARY = [
 
 def _binary_lowering(relax_name: str):
     def lower(c, a, x, y):
+        if relax_name == "power" and not c.in_dtype(0).is_float:
+            return _int_power(c, x, y)
         return getattr(c.R, relax_name)(x, y)
 
     return lower
+
+
+def _int_power(c, x, y):
+    """TVM's pow is float-only: integer powers go through float64 (exact below 2**53)."""
+    R, dt = c.R, c.in_dtype(0).value
+    p = R.power(R.astype(x, "float64"), R.astype(y, "float64"))
+    return R.astype(R.round(p), dt)
 
 
 def _binary_reference(fn):
