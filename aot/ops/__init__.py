@@ -1,2 +1,6 @@
 """The op families. Importing this package registers every op (see aot.ir.opdef)."""
 from . import elementwise  # noqa: F401
+from . import reduce  # noqa: F401
+from . import shape  # noqa: F401
+from . import indexing  # noqa: F401
+from . import nn  # noqa: F401

@@ -1,0 +1,469 @@
+"""Shape ops: reshape, transpose, expand_dims, squeeze, concat, split, slice,
+broadcast_to, pad, tile and flip.
+
+Symbolic dims ("N") pass through wherever the output can still be written with
+ints and symbols; where it cannot (N+2, 2*N, min(N,3)) the type rule says so
+instead of guessing. A symbol in a target shape (reshape, broadcast_to) must name
+a dim of the input: the numpy reference sees only arrays, so it finds the symbol's
+size at the input position the type rule checked.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Literal, Optional
+
+import numpy as np
+
+from aot.ir.opdef import register
+from aot.ir.types import Dim, TensorType, format_shape
+
+from .common import norm_axes, norm_axis, same_dtype
+
+
+@dataclass(frozen=True)
+class ReshapeAttrs:
+    shape: tuple[Dim, ...]
+
+
+@dataclass(frozen=True)
+class TransposeAttrs:
+    perm: Optional[tuple[int, ...]] = None  # None: reverse the axes
+
+
+@dataclass(frozen=True)
+class ExpandDimsAttrs:
+    axes: tuple[int, ...]  # positions in the output, as ONNX Unsqueeze
+
+
+@dataclass(frozen=True)
+class SqueezeAttrs:
+    axes: Optional[tuple[int, ...]] = None  # None: every size-1 dim
+
+
+@dataclass(frozen=True)
+class ConcatAttrs:
+    axis: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class SplitAttrs:
+    axis: int = 0
+    sizes: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SliceAttrs:
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    axes: Optional[tuple[int, ...]] = None  # None: 0..len(starts)-1
+    steps: Optional[tuple[int, ...]] = None  # None: all 1
+
+
+@dataclass(frozen=True)
+class BroadcastToAttrs:
+    shape: tuple[Dim, ...]
+
+
+@dataclass(frozen=True)
+class PadAttrs:
+    pads: tuple[int, ...]  # ONNX order: every begin, then every end
+    mode: Literal["constant", "reflect", "edge"] = "constant"
+    value: float = 0.0
+
+
+@dataclass(frozen=True)
+class TileAttrs:
+    repeats: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class FlipAttrs:
+    axes: tuple[int, ...]
+
+
+# ---------------------------------------------------------------- reshape
+
+def _factor(dims) -> tuple[int, Counter]:
+    """A shape's element count as (int factor, multiset of symbols)."""
+    ints = [d for d in dims if isinstance(d, int)]
+    return int(np.prod(ints, dtype=np.int64)), Counter(d for d in dims if isinstance(d, str))
+
+
+def _size_text(n: int, syms: Counter) -> str:
+    parts = ([str(n)] if n != 1 or not syms else []) + sorted(syms.elements())
+    return "*".join(parts)
+
+
+def _positional(target) -> bool:
+    """Must each target symbol sit where it sits in the input? Yes when the reference
+    could not otherwise tell its size: other unknowns beside it, or a 0 dim."""
+    unknowns = sum(isinstance(d, str) or d == -1 for d in target)
+    return unknowns > 1 or (unknowns == 1 and 0 in target)
+
+
+def _check_target(target) -> None:
+    if sum(d == -1 for d in target) > 1:
+        raise ValueError(f"target shape {format_shape(target)} has more than one -1")
+    bad = [d for d in target if isinstance(d, int) and d < -1]
+    if bad:
+        raise ValueError(f"target shape {format_shape(target)}: dims must be >= -1, got {bad[0]}")
+
+
+def _infer_minus_one(x: TensorType, target, in_n: int, t_n: int, left: Counter) -> Dim:
+    if t_n == 0:
+        raise ValueError(f"cannot infer -1 in {format_shape(target)}: the target has a 0 dim")
+    if in_n == 0:
+        return 0
+    if in_n % t_n:
+        raise ValueError(f"cannot reshape {x} ({_size_text(in_n, left)} elements) into "
+                         f"{format_shape(target)}")
+    q, syms = in_n // t_n, list(left.elements())
+    if not syms:
+        return q
+    if len(syms) == 1 and q == 1:
+        return syms[0]
+    raise ValueError(f"cannot infer -1 in {format_shape(target)} from {x}: it would be "
+                     f"{_size_text(q, left)}, not an int or one symbol")
+
+
+def _check_positions(x: TensorType, target) -> None:
+    if not _positional(target):
+        return
+    for i, d in enumerate(target):
+        if isinstance(d, str) and (i >= x.rank or x.shape[i] != d):
+            raise ValueError(f"target shape {format_shape(target)}: symbol {d} at position {i} "
+                             f"must be at the same position in the input {x} when the target "
+                             f"has other unknown dims")
+
+
+def _reshape_type(a: ReshapeAttrs, x: TensorType) -> TensorType:
+    target = a.shape
+    _check_target(target)
+    in_n, in_syms = _factor(x.shape)
+    t_n, t_syms = _factor([d for d in target if d != -1])
+    missing = t_syms - in_syms
+    if missing:
+        raise ValueError(f"target symbol(s) {sorted(missing)} are not dims of the input {x}")
+    left = in_syms - t_syms
+    if -1 in target:
+        minus_one = _infer_minus_one(x, target, in_n, t_n, left)
+        target = tuple(minus_one if d == -1 else d for d in target)
+    elif in_n != t_n or (in_n and left):
+        raise ValueError(f"cannot reshape {x} ({_size_text(in_n, in_syms)} elements) into "
+                         f"{format_shape(target)} ({_size_text(t_n, t_syms)} elements)")
+    _check_positions(x, a.shape)
+    return x.with_shape(target)
+
+
+def _reshape_ref(a: ReshapeAttrs, x):
+    keep = _positional(a.shape)
+    shape = [(x.shape[i] if keep else -1) if isinstance(d, str) else d for i, d in enumerate(a.shape)]
+    return x.reshape(shape)
+
+
+# ---------------------------------------------------- transpose, (un)squeeze
+
+def _perm(a: TransposeAttrs, rank: int) -> tuple[int, ...]:
+    if a.perm is None:
+        return tuple(reversed(range(rank)))
+    perm = tuple(norm_axis(p, rank) for p in a.perm)
+    if sorted(perm) != list(range(rank)):
+        raise ValueError(f"perm {list(a.perm)} is not a permutation of the {rank} axes")
+    return perm
+
+
+def _transpose_type(a: TransposeAttrs, x: TensorType) -> TensorType:
+    return x.with_shape(tuple(x.shape[p] for p in _perm(a, x.rank)))
+
+
+def _expand_axes(a: ExpandDimsAttrs, rank: int) -> tuple[int, ...]:
+    return norm_axes(a.axes, rank + len(a.axes))
+
+
+def _expand_dims_type(a: ExpandDimsAttrs, x: TensorType) -> TensorType:
+    axes, dims = _expand_axes(a, x.rank), iter(x.shape)
+    return x.with_shape(tuple(1 if i in axes else next(dims) for i in range(x.rank + len(axes))))
+
+
+def _squeeze_axes(a: SqueezeAttrs, x: TensorType) -> tuple[int, ...]:
+    if a.axes is None:
+        if x.symbols:
+            raise ValueError(f"squeeze without axes is ambiguous for {x}: a symbolic dim may be 1; "
+                             f"give the axes")
+        return tuple(i for i, d in enumerate(x.shape) if d == 1)
+    axes = norm_axes(a.axes, x.rank)
+    for i in axes:
+        if x.shape[i] != 1:
+            raise ValueError(f"cannot squeeze axis {i} of {x}: its size is {x.shape[i]}, not 1")
+    return axes
+
+
+def _squeeze_type(a: SqueezeAttrs, x: TensorType) -> TensorType:
+    axes = _squeeze_axes(a, x)
+    return x.with_shape(tuple(d for i, d in enumerate(x.shape) if i not in axes))
+
+
+def _squeeze_ref(a: SqueezeAttrs, x):
+    return np.squeeze(x) if a.axes is None else np.squeeze(x, axis=tuple(a.axes))
+
+
+def _squeeze_lower(c, a: SqueezeAttrs, x):
+    axes = _squeeze_axes(a, c.in_type(0))
+    return c.R.squeeze(x, list(axes)) if axes else x
+
+
+# ---------------------------------------------------------- concat, split
+
+def _concat_type(a: ConcatAttrs, *xs: TensorType) -> TensorType:
+    if not xs:
+        raise ValueError("concat needs at least one input")
+    dtype, rank = same_dtype(*xs), xs[0].rank
+    if any(x.rank != rank for x in xs):
+        raise ValueError(f"inputs must share a rank, got {', '.join(str(x) for x in xs)}")
+    if rank == 0:
+        raise ValueError("cannot concat scalars")
+    axis = norm_axis(a.axis, rank)
+    for i in range(rank):
+        if i != axis and len({x.shape[i] for x in xs}) > 1:
+            raise ValueError(f"dim {i} differs between inputs ({', '.join(str(x) for x in xs)}); "
+                             f"only the concat axis {axis} may differ")
+    sizes = [x.shape[axis] for x in xs]
+    if len(xs) > 1 and any(isinstance(d, str) for d in sizes):
+        raise ValueError(f"cannot concat along symbolic dims {sizes}: the size is not an int or a symbol")
+    out = sizes[0] if len(xs) == 1 else sum(sizes)
+    return TensorType(tuple(out if i == axis else d for i, d in enumerate(xs[0].shape)), dtype)
+
+
+def _concat_lower(c, a: ConcatAttrs, *xs):
+    if len(xs) == 1:
+        return xs[0]
+    return c.R.concat(list(xs), norm_axis(a.axis, c.in_type(0).rank))
+
+
+def _split_type(a: SplitAttrs, x: TensorType) -> tuple[TensorType, ...]:
+    axis = norm_axis(a.axis, x.rank)
+    if not a.sizes or any(s < 0 for s in a.sizes):
+        raise ValueError(f"sizes must be a non-empty list of sizes >= 0, got {list(a.sizes)}")
+    dim = x.shape[axis]
+    if not isinstance(dim, int):
+        raise ValueError(f"cannot split symbolic dim {dim} (axis {axis}) into fixed sizes")
+    if sum(a.sizes) != dim:
+        raise ValueError(f"sizes {list(a.sizes)} add up to {sum(a.sizes)}, but axis {axis} has size {dim}")
+    return tuple(x.with_shape(tuple(s if i == axis else d for i, d in enumerate(x.shape)))
+                 for s in a.sizes)
+
+
+def _split_ref(a: SplitAttrs, x):
+    return tuple(np.split(x, np.cumsum(a.sizes)[:-1], axis=norm_axis(a.axis, x.ndim)))
+
+
+def _split_lower(c, a: SplitAttrs, x):
+    axis, bounds = norm_axis(a.axis, c.in_type(0).rank), np.cumsum((0,) + a.sizes).tolist()
+    if len(a.sizes) == 1:
+        return (x,)
+    if min(a.sizes) == 0:  # Relax's split rejects empty parts; slice each one out instead
+        return tuple(c.R.strided_slice(x, [axis], [lo], [hi]) for lo, hi in zip(bounds, bounds[1:]))
+    parts = c.bb.emit(c.R.split(x, bounds[1:-1], axis))
+    return tuple(c.relax.TupleGetItem(parts, i) for i in range(len(a.sizes)))
+
+
+# ---------------------------------------------------------------- slice
+
+_HUGE = 2**31 - 1  # |start|/|end| at least this means "from/to the far end" (ONNX uses INT_MAX)
+
+
+def _slice_spec(a: SliceAttrs, rank: int) -> list[tuple[int, int, int, int]]:
+    """(axis, start, end, step) for each sliced axis, checked."""
+    n = len(a.starts)
+    axes = tuple(range(n)) if a.axes is None else a.axes
+    steps = (1,) * n if a.steps is None else a.steps
+    if not len(a.ends) == len(axes) == len(steps) == n:
+        raise ValueError(f"starts, ends, axes and steps must have one entry each per sliced axis, got "
+                         f"{n}, {len(a.ends)}, {len(axes)}, {len(steps)}")
+    if 0 in steps:
+        raise ValueError("slice steps must not be 0")
+    axes = [norm_axis(ax, rank) for ax in axes]
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"repeated axis in {list(a.axes)}")
+    return list(zip(axes, a.starts, a.ends, steps))
+
+
+def _whole(start: int, end: int, step: int) -> bool:
+    """Does this slice take a dim of any size whole (forward or reversed)?"""
+    if step == 1:
+        return (start == 0 or start <= -_HUGE) and end >= _HUGE
+    if step == -1:
+        return (start == -1 or start >= _HUGE) and end <= -_HUGE
+    return False
+
+
+def _slice_type(a: SliceAttrs, x: TensorType) -> TensorType:
+    shape = list(x.shape)
+    for axis, start, end, step in _slice_spec(a, x.rank):
+        dim = shape[axis]
+        if isinstance(dim, int):
+            shape[axis] = len(range(*slice(start, end, step).indices(dim)))
+        elif not _whole(start, end, step):
+            raise ValueError(f"cannot slice symbolic dim {dim} (axis {axis}) with start={start}, "
+                             f"end={end}, step={step}: only the whole dim (step 1 or -1) keeps a known size")
+    return x.with_shape(tuple(shape))
+
+
+def _slice_ref(a: SliceAttrs, x):
+    index = [slice(None)] * x.ndim
+    for axis, start, end, step in _slice_spec(a, x.ndim):
+        index[axis] = slice(start, end, step)
+    return x[tuple(index)]
+
+
+def _static_bounds(dim: int, start: int, end: int, step: int) -> tuple[int, int, int]:
+    """In-range (begin, end, step) for TVM, which would read an end of -1 as dim-1 and
+    gives a negative size for empty slices."""
+    begin, _, _ = slice(start, end, step).indices(dim)
+    n = len(range(*slice(start, end, step).indices(dim)))
+    if n == 0:
+        return 0, 0, 1
+    stop = begin + n * step
+    return begin, (stop if stop >= 0 else -dim - 1), step
+
+
+def _slice_lower(c, a: SliceAttrs, x):
+    shape, flips, axes, bounds = c.in_type(0).shape, [], [], []
+    for axis, start, end, step in _slice_spec(a, len(shape)):
+        if isinstance(shape[axis], str):  # the whole symbolic dim: kept, or reversed
+            flips += [axis] if step == -1 else []
+            continue
+        axes.append(axis)
+        bounds.append(_static_bounds(shape[axis], start, end, step))
+    if axes:
+        begins, ends, steps = (list(t) for t in zip(*bounds))
+        x = c.bb.emit(c.R.strided_slice(x, axes, begins, ends, steps))
+    for axis in flips:
+        x = c.R.flip(x, axis)
+    return x
+
+
+# ------------------------------------------------------------ broadcast_to
+
+def _broadcast_to_type(a: BroadcastToAttrs, x: TensorType) -> TensorType:
+    target, off = a.shape, len(a.shape) - x.rank
+    if off < 0:
+        raise ValueError(f"cannot broadcast {x} to the lower-rank shape {format_shape(target)}")
+    for i, d in enumerate(x.shape):
+        t = target[off + i]
+        if d != t and d != 1:
+            raise ValueError(f"cannot broadcast {x} to {format_shape(target)}: dim {i} is {d}, target {t}")
+    for i, t in enumerate(target):
+        if isinstance(t, str) and (i < off or x.shape[i - off] != t):
+            raise ValueError(f"target symbol {t} (position {i}) must be the aligned dim of the input {x}")
+        if isinstance(t, int) and t < 0:
+            raise ValueError(f"target dims must be >= 0, got {t}")
+    return x.with_shape(target)
+
+
+def _broadcast_to_ref(a: BroadcastToAttrs, x):
+    off = len(a.shape) - x.ndim
+    shape = [x.shape[i - off] if isinstance(t, str) else t for i, t in enumerate(a.shape)]
+    return np.broadcast_to(x, shape).copy()
+
+
+# ------------------------------------------------------------ pad, tile, flip
+
+def _pad_pairs(a: PadAttrs, x: TensorType) -> list[tuple[int, int]]:
+    if len(a.pads) != 2 * x.rank:
+        raise ValueError(f"pads needs 2*rank = {2 * x.rank} values (all begins, then all ends), "
+                         f"got {len(a.pads)}")
+    if any(p < 0 for p in a.pads):
+        raise ValueError(f"pads must be >= 0, got {list(a.pads)} (crop with slice)")
+    return list(zip(a.pads[:x.rank], a.pads[x.rank:]))
+
+
+def _pad_dim(a: PadAttrs, i: int, d: Dim, before: int, after: int) -> Dim:
+    if before == after == 0:
+        return d
+    if isinstance(d, str):
+        raise ValueError(f"cannot pad symbolic dim {d} (axis {i}): the size would be {d}+{before + after}")
+    if a.mode == "reflect" and max(before, after) > d - 1:
+        raise ValueError(f"reflect pads on axis {i} must be < its size {d}, got {before}, {after}")
+    if a.mode == "edge" and d == 0:
+        raise ValueError(f"cannot edge-pad the empty axis {i}")
+    return d + before + after
+
+
+def _pad_type(a: PadAttrs, x: TensorType) -> TensorType:
+    pairs = _pad_pairs(a, x)
+    return x.with_shape(tuple(_pad_dim(a, i, d, *p) for i, (d, p) in enumerate(zip(x.shape, pairs))))
+
+
+def _pad_ref(a: PadAttrs, x):
+    pairs = list(zip(a.pads[:x.ndim], a.pads[x.ndim:]))
+    if a.mode == "constant":
+        return np.pad(x, pairs, mode="constant", constant_values=np.asarray(a.value).astype(x.dtype))
+    return np.pad(x, pairs, mode=a.mode)
+
+
+_TVM_PAD_MODE = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
+
+
+def _pad_lower(c, a: PadAttrs, x):
+    pairs = _pad_pairs(a, c.in_type(0))
+    if not any(a.pads):
+        return x
+    return c.R.nn.pad(x, [p for pair in pairs for p in pair], _TVM_PAD_MODE[a.mode], a.value)
+
+
+def _tile_type(a: TileAttrs, x: TensorType) -> TensorType:
+    if len(a.repeats) != x.rank:
+        raise ValueError(f"repeats needs one value per axis ({x.rank}), got {len(a.repeats)}")
+    if any(r < 0 for r in a.repeats):
+        raise ValueError(f"repeats must be >= 0, got {list(a.repeats)}")
+    for i, (d, r) in enumerate(zip(x.shape, a.repeats)):
+        if isinstance(d, str) and r != 1:
+            raise ValueError(f"cannot tile symbolic dim {d} (axis {i}) {r} times")
+    return x.with_shape(tuple(d if r == 1 else d * r for d, r in zip(x.shape, a.repeats)))
+
+
+def _flip_type(a: FlipAttrs, x: TensorType) -> TensorType:
+    norm_axes(a.axes, x.rank)
+    return x
+
+
+def _flip_lower(c, a: FlipAttrs, x):
+    for axis in norm_axes(a.axes, c.in_type(0).rank):
+        x = c.R.flip(x, axis)
+    return x
+
+
+# ------------------------------------------------------------ registration
+
+def _reshape_lower(c, a: ReshapeAttrs, x):
+    if 0 in c.out_type(0).shape:  # Relax's reshape reads a 0 as "keep this dim"; topi's does not
+        return c.emit_te(c.topi.reshape, x, c.out_shape())
+    return c.R.reshape(x, c.out_shape())
+
+
+register("reshape", attrs=ReshapeAttrs, infer=_reshape_type, num_inputs=1, reference=_reshape_ref,
+         lower=_reshape_lower)
+register("transpose", attrs=TransposeAttrs, infer=_transpose_type, num_inputs=1,
+         reference=lambda a, x: np.transpose(x, _perm(a, x.ndim)),
+         lower=lambda c, a, x: c.R.permute_dims(x, list(_perm(a, c.in_type(0).rank))))
+register("expand_dims", attrs=ExpandDimsAttrs, infer=_expand_dims_type, num_inputs=1,
+         reference=lambda a, x: np.expand_dims(x, _expand_axes(a, x.ndim)),
+         lower=lambda c, a, x: c.R.expand_dims(x, list(_expand_axes(a, c.in_type(0).rank))) if a.axes else x)
+register("squeeze", attrs=SqueezeAttrs, infer=_squeeze_type, num_inputs=1, reference=_squeeze_ref,
+         lower=_squeeze_lower)
+register("concat", attrs=ConcatAttrs, infer=_concat_type, num_inputs=None,
+         reference=lambda a, *xs: np.concatenate(xs, axis=norm_axis(a.axis, xs[0].ndim)),
+         lower=_concat_lower)
+register("split", attrs=SplitAttrs, infer=_split_type, num_inputs=1, num_outputs=None,
+         reference=_split_ref, lower=_split_lower)
+register("slice", attrs=SliceAttrs, infer=_slice_type, num_inputs=1, reference=_slice_ref,
+         lower=_slice_lower)
+register("broadcast_to", attrs=BroadcastToAttrs, infer=_broadcast_to_type, num_inputs=1,
+         reference=_broadcast_to_ref, lower=lambda c, a, x: c.R.broadcast_to(x, c.out_shape()))
+register("pad", attrs=PadAttrs, infer=_pad_type, num_inputs=1, reference=_pad_ref, lower=_pad_lower)
+register("tile", attrs=TileAttrs, infer=_tile_type, num_inputs=1,
+         reference=lambda a, x: np.tile(x, a.repeats), lower=lambda c, a, x: c.R.tile(x, list(a.repeats)))
+register("flip", attrs=FlipAttrs, infer=_flip_type, num_inputs=1,
+         reference=lambda a, x: np.flip(x, norm_axes(a.axes, x.ndim)).copy(), lower=_flip_lower)
