@@ -224,14 +224,20 @@ def compile_cmd(model, target, output):
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Save the outputs (.npz).")
 @click.option("--bench", type=click.IntRange(min=1), metavar="N",
               help="Time N runs after a warmup; print the median and p90 latency.")
+@click.option("--random-inputs", is_flag=True,
+              help="Feed random data of the signature's shapes (symbolic dims take --batch).")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="The size of symbolic dims with --random-inputs.")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: the artifact's).")
 @_clean_errors
-def run_cmd(artifact, inputs, output, bench, device):
+def run_cmd(artifact, inputs, output, bench, random_inputs, batch, device):
     """Run ARTIFACT's predict on inputs from .npy files (runtime only, no compiler)."""
     from aot.runtime import load
 
     module = load(artifact, device)
     feeds = _read_feeds(inputs, module.signature.input_names)
+    if random_inputs:
+        feeds = {**random_feeds(module.signature, batch), **feeds}
     outs = module.run(feeds)
     for name, arr in outs.items():
         click.echo(describe_array(name, arr))
@@ -250,6 +256,24 @@ def _read_feeds(specs: tuple[str, ...], names: list[str]) -> dict:
             feeds.update(_unnamed_feed(spec, names))
             continue
         feeds[name] = np.load(file, allow_pickle=False)
+    return feeds
+
+
+def random_feeds(signature, batch: int, seed: int = 0) -> dict:
+    """Normal floats; integers in [0, 10) so token ids fit any embedding."""
+    from aot.runtime.dtypes import numpy_dtype
+
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for spec in signature.inputs:
+        shape = tuple(batch if isinstance(d, str) else d for d in spec.shape)
+        dtype = numpy_dtype(spec.dtype)
+        if dtype.kind in "iu":
+            feeds[spec.name] = rng.integers(0, 10, size=shape).astype(dtype)
+        elif dtype.kind == "b":
+            feeds[spec.name] = rng.random(shape) > 0.5
+        else:
+            feeds[spec.name] = rng.standard_normal(shape).astype(dtype)
     return feeds
 
 

@@ -4,33 +4,169 @@
 tar of objects when this machine cannot link for the target); `run_local`
 compiles and runs a graph on the host CPU (tests use it to check lowerings
 against the interpreter without going through an artifact).
+
+The Relax pipeline, by kind of target:
+- CPU (llvm, aarch64, c): TVM's default build pipeline.
+- GPU (cuda, opencl, metal, webgpu): TVM's per-target default pipeline, whose
+  legalize stage ends with dlight's default GPU schedules (matmul, GEMV,
+  reductions, and a fallback that binds every spatial loop), then
+  `DefaultGPUSchedule` for any kernel no dlight rule took: every kernel leaves
+  with thread bindings, so nothing fails with "did you forget to bind?".
 """
 from __future__ import annotations
+
+import importlib.util
+import inspect
+import os
+import shutil
 
 import numpy as np
 
 from aot.ir.graph import Graph
+from aot.ir.text import print_node
 
-from .lower import Entry, to_relax
-from .targets import TARGETS, make_target
+from .lower import Entry, LoweringError, to_relax
+from .targets import TargetSpec, make_target, spec
 from .tvm import tvm
 
 
 def build(entries: list[Entry], target: str = "llvm"):
-    """Lower and compile the entries into one executable for `target`."""
+    """Lower and compile the entries into one executable for `target`.
+
+    The executable remembers its target name (`aot_target`) so that `export` can
+    pick the right linker without being told again.
+    """
+    s = spec(target)
+    check_dtypes(entries, s)
     mod = to_relax(entries)
     tgt = make_target(target)
-    return tvm.compile(mod, target=tgt)
+    if s.gpu:
+        _prepare_gpu_build(s)
+    ex = tvm.compile(mod, target=tgt, relax_pipeline=relax_pipeline(tgt))
+    ex.aot_target = target
+    return ex
 
+
+def relax_pipeline(tgt):
+    """TVM's default pipeline for CPU targets; for GPU targets, the scheduled one below."""
+    return gpu_pipeline(tgt) if "gpu" in tgt.keys else "default"
+
+
+def gpu_pipeline(tgt):
+    """TVM's four stages for this GPU kind (dlight schedules end `legalize_passes`), with
+    `DefaultGPUSchedule` as a last resort for kernels no dlight rule scheduled."""
+    from tvm.s_tir.transform import DefaultGPUSchedule
+
+    stages = _gpu_backend(tgt)
+
+    @tvm.transform.module_pass(opt_level=0, name="AotGPUPipeline")
+    def pipeline(mod, _ctx):
+        with tgt:
+            passes = (stages.library_dispatch_passes(tgt) + stages.legalize_passes(tgt)
+                      + [DefaultGPUSchedule()]
+                      + stages.dataflow_lower_passes(tgt) + stages.finalize_passes(tgt))
+            return tvm.transform.Sequential(passes)(mod)
+
+    return pipeline
+
+
+def _gpu_backend(tgt):
+    """The module holding TVM's pipeline stages for this GPU kind. (Read from the backend
+    modules: in 0.27 `relax.pipeline.dataflow_lower_passes` fails for cuda, whose package
+    does not re-export it.)"""
+    from tvm.relax.backend.cuda import pipeline as cuda
+    from tvm.relax.backend.gpu_generic import pipeline as generic
+
+    return cuda if tgt.kind.name == "cuda" else generic
+
+
+def check_dtypes(entries: list[Entry], s: TargetSpec) -> None:
+    """Refuse, naming the node, a graph whose kernels need a dtype the target's codegen lacks
+    (WebGPU has no 64-bit types, Metal no float64). Constant inputs an op reads at compile
+    time (shape tensors) never reach a kernel and are not checked."""
+    if not s.unsupported_dtypes:
+        return
+    for e in entries:
+        for node in e.graph.nodes:
+            used = [v for i, v in enumerate(node.inputs) if i not in node.op.const_inputs]
+            for v in used + list(node.outputs):
+                if v.type.dtype in s.unsupported_dtypes:
+                    raise LoweringError(f"target {s.name} has no {v.type.dtype.value} kernels; "
+                                        f"graph @{e.graph.name} needs one for: {print_node(node)}")
+
+
+def _prepare_gpu_build(s: TargetSpec) -> None:
+    """Two process-wide settings GPU builds need, both idempotent:
+
+    - Where the CUDA runtime is loaded (a machine with a driver), TVM compiles
+      kernels at build time through NVRTC, which needs the `cuda-bindings`
+      package; without it, but with nvcc on PATH, use nvcc (an explicit
+      TVM_CUDA_COMPILE_MODE wins).
+    - dlight's Metal and tensor-core matmul rules import TVM's tensor intrinsics:
+      ~500 TVMScript functions whose parser calls `inspect.stack()`, which looks up
+      the module of every frame. Frames of the frozen importlib have no file, so
+      each lookup rescans `sys.modules` (10-40 s in all). Telling `inspect` which
+      module those frames belong to makes it a dict lookup (~3 s).
+    """
+    if s.name == "cuda" and "TVM_CUDA_COMPILE_MODE" not in os.environ:
+        if not _importable("cuda.bindings") and shutil.which("nvcc"):
+            os.environ["TVM_CUDA_COMPILE_MODE"] = "nvcc"
+    for name in ("importlib._bootstrap", "importlib._bootstrap_external"):
+        inspect.modulesbyfile.setdefault(f"<frozen {name}>", name)
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # its parent package is missing
+        return False
+
+
+# ------------------------------------------------------------------ export
 
 def library_suffix(target: str) -> str:
-    """.so where this machine can link the host code, else .tar (objects, linked on the device)."""
-    return ".so" if TARGETS[target].runnable_here or target in ("cuda", "opencl") else ".tar"
+    """.so where this machine can link the host code (with a cross compiler if the target
+    needs one), else .tar: the objects, linked on the device."""
+    return ".so" if spec(target).can_link() else ".tar"
 
 
-def export(executable, path: str) -> None:
-    executable.export_library(path)
+def export(executable, path, target: str | None = None) -> None:
+    """Write the library: a .tar of objects, or a shared library linked here.
 
+    `target` defaults to the one `build` recorded; a cross target links with its
+    cross compiler.
+    """
+    path = str(path)
+    target = target or getattr(executable, "aot_target", None)
+    if path.endswith(".tar"):
+        executable.export_library(path)
+        return
+    s = spec(target) if target else None
+    if s is None or s.native or s.linker == "host":
+        executable.export_library(path)
+        return
+    if not s.can_link():
+        why = f" (no {s.linker} on PATH)" if s.linker else ""
+        raise ValueError(f"cannot link a {target} library on this machine{why}: "
+                         f"export to a {library_suffix(target)} instead")
+    from tvm.support import cc
+
+    executable.export_library(path, fcompile=cc.cross_compiler(s.linker))
+
+
+def kernel_modules(executable) -> list:
+    """The compiled modules under the VM executable: the host library, then the device
+    modules it imports (kind "llvm"/"c" for host code, "cuda", "opencl", "metal",
+    "webgpu" for kernels), depth first."""
+    out, stack = [], list(executable.mod.imports)
+    while stack:
+        m = stack.pop(0)
+        out.append(m)
+        stack[:0] = list(m.imports)
+    return out
+
+
+# ------------------------------------------------------------------ run
 
 def run_local(graph: Graph, feeds: dict, executable=None) -> list[np.ndarray]:
     """Compile `graph` for the host CPU (unless given) and run it on `feeds` (by input name)."""

@@ -24,6 +24,14 @@ class GraphBuilder:
         self.nodes: list[Node] = []
         self._names: set[str] = set()
 
+    @classmethod
+    def extending(cls, graph: Graph, name: Optional[str] = None) -> "GraphBuilder":
+        """A builder that starts with `graph`'s inputs, params and nodes (which it shares)."""
+        b = cls(name or graph.name)
+        b.inputs, b.params, b.nodes = list(graph.inputs), list(graph.params), list(graph.nodes)
+        b._names = {v.name for v in b.inputs + b.params}
+        return b
+
     def unique_name(self, base: str) -> str:
         base = base or "v"
         name, i = base, 1

@@ -94,7 +94,7 @@ class _Namer:
         return n
 
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_./]*")
 
 
 def print_graph(g: Graph) -> str:
@@ -137,7 +137,7 @@ def print_node(node: Node, name=None) -> str:
 _TOKEN = re.compile(r"""
     (?P<ws>[ \t\r]+|\#[^\n]*)
   | (?P<nl>\n)
-  | (?P<value>%[A-Za-z0-9_.]+)
+  | (?P<value>%[A-Za-z0-9_./]+)
   | (?P<global>@[A-Za-z_][A-Za-z0-9_.]*)
   | (?P<string>"(?:[^"\\]|\\.)*")
   | (?P<number>-?(?:\d+\.\d*(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|\.\d+(?:[eE][-+]?\d+)?|\d+)|-?inf\b|nan\b)

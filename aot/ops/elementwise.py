@@ -13,6 +13,7 @@ from aot.ir.opdef import register
 from aot.ir.types import DType, TensorType
 
 from .common import broadcast_shapes, require_float, same_dtype
+from .grad_helpers import add, div, mask, mul, neg, scalar, sub, unary_vjp
 
 
 # ---------------------------------------------------------------- unary
@@ -114,8 +115,96 @@ def _elu_expr(c, x, alpha: float):
     return R.where(R.greater(x, c.const(0.0, dt)), x, neg)
 
 
+def _sigmoid_grad(b, x, y=None):
+    s = y if y is not None else b.emit("sigmoid", x)
+    return mul(b, s, sub(b, scalar(b, 1.0, s), s))
+
+
+def _gelu_grad(b, x):
+    """d/dx x*Phi(x) = Phi(x) + x*phi(x)."""
+    k = 1.0 / np.sqrt(2.0)
+    cdf = mul(b, scalar(b, 0.5, x), add(b, scalar(b, 1.0, x), b.emit("erf", mul(b, x, scalar(b, k, x)))))
+    pdf = mul(b, scalar(b, 1.0 / np.sqrt(2 * np.pi), x),
+              b.emit("exp", mul(b, scalar(b, -0.5, x), mul(b, x, x))))
+    return add(b, cdf, mul(b, x, pdf))
+
+
+def _gelu_tanh_grad(b, x):
+    """d/dx 0.5*x*(1 + t), t = tanh(c*(x + k*x^3)): 0.5*(1 + t) + 0.5*x*(1 - t^2)*c*(1 + 3k*x^2)."""
+    c, k = np.sqrt(2 / np.pi), 0.044715
+    x2 = mul(b, x, x)
+    t = b.emit("tanh", mul(b, scalar(b, c, x), add(b, x, mul(b, scalar(b, k, x), mul(b, x2, x)))))
+    dinner = mul(b, scalar(b, c, x), add(b, scalar(b, 1.0, x), mul(b, scalar(b, 3 * k, x), x2)))
+    sech2 = sub(b, scalar(b, 1.0, t), mul(b, t, t))
+    half = scalar(b, 0.5, x)
+    return add(b, mul(b, half, add(b, scalar(b, 1.0, x), t)),
+               mul(b, mul(b, half, x), mul(b, sech2, dinner)))
+
+
+# d out / d x, as a function of (b, attrs, x, y); the rule multiplies by g.
+_UNARY_DERIV = {
+    "abs": lambda b, a, x, y: b.emit("sign", x),
+    "exp": lambda b, a, x, y: y,
+    "log": lambda b, a, x, y: b.emit("reciprocal", x),
+    "sqrt": lambda b, a, x, y: div(b, scalar(b, 0.5, y), y),
+    "rsqrt": lambda b, a, x, y: mul(b, scalar(b, -0.5, y), mul(b, y, mul(b, y, y))),
+    "reciprocal": lambda b, a, x, y: neg(b, mul(b, y, y)),
+    "tanh": lambda b, a, x, y: sub(b, scalar(b, 1.0, y), mul(b, y, y)),
+    "sigmoid": lambda b, a, x, y: _sigmoid_grad(b, x, y),
+    "erf": lambda b, a, x, y: mul(b, scalar(b, 2 / np.sqrt(np.pi), x),
+                                  b.emit("exp", neg(b, mul(b, x, x)))),
+    "sin": lambda b, a, x, y: b.emit("cos", x),
+    "cos": lambda b, a, x, y: neg(b, b.emit("sin", x)),
+    "tan": lambda b, a, x, y: add(b, scalar(b, 1.0, y), mul(b, y, y)),
+    "asin": lambda b, a, x, y: b.emit("rsqrt", sub(b, scalar(b, 1.0, x), mul(b, x, x))),
+    "acos": lambda b, a, x, y: neg(b, b.emit("rsqrt", sub(b, scalar(b, 1.0, x), mul(b, x, x)))),
+    "atan": lambda b, a, x, y: b.emit("reciprocal", add(b, scalar(b, 1.0, x), mul(b, x, x))),
+    "sinh": lambda b, a, x, y: b.emit("cosh", x),
+    "cosh": lambda b, a, x, y: b.emit("sinh", x),
+    "asinh": lambda b, a, x, y: b.emit("rsqrt", add(b, mul(b, x, x), scalar(b, 1.0, x))),
+    "acosh": lambda b, a, x, y: b.emit("rsqrt", sub(b, mul(b, x, x), scalar(b, 1.0, x))),
+    "atanh": lambda b, a, x, y: b.emit("reciprocal", sub(b, scalar(b, 1.0, x), mul(b, x, x))),
+    "gelu": lambda b, a, x, y: _gelu_grad(b, x),
+    "gelu_tanh": lambda b, a, x, y: _gelu_tanh_grad(b, x),
+    "silu": lambda b, a, x, y: _silu_grad(b, x),
+    "softplus": lambda b, a, x, y: b.emit("sigmoid", x),
+    "softsign": lambda b, a, x, y: b.emit("reciprocal", _square(b, add(b, scalar(b, 1.0, x), b.emit("abs", x)))),
+    "selu": lambda b, a, x, y: b.emit("where", b.emit("greater", x, scalar(b, 0.0, x)),
+                                      b.emit("broadcast_to", scalar(b, 1.0507009873554805, x), shape=x.type.shape),
+                                      add(b, y, scalar(b, 1.0507009873554805 * 1.6732632423543772, x))),
+}
+# Piecewise-constant ops: zero gradient almost everywhere (as in every framework).
+_ZERO_GRAD = {"sign", "floor", "ceil", "round"}
+
+
+def _square(b, x):
+    return mul(b, x, x)
+
+
+def _silu_grad(b, x):
+    s = b.emit("sigmoid", x)
+    return mul(b, s, add(b, scalar(b, 1.0, x), mul(b, x, sub(b, scalar(b, 1.0, s), s))))
+
+
+def _deriv_vjp(deriv):
+    return unary_vjp(lambda b, a, x, y, g: mul(b, g, deriv(b, a, x, y)))
+
+
+def _unary_vjp(name):
+    if name in _UNARY_DERIV:
+        return _deriv_vjp(_UNARY_DERIV[name])
+    if name in _ZERO_GRAD:
+        return unary_vjp(lambda b, a, x, y, g: mul(b, g, scalar(b, 0.0, g)))
+    if name == "neg":
+        return unary_vjp(lambda b, a, x, y, g: neg(b, g))
+    if name == "relu":
+        return unary_vjp(lambda b, a, x, y, g: mask(b, b.emit("greater", x, scalar(b, 0.0, x)), g))
+    return None  # logical_not, isnan, isinf: not differentiable
+
+
 for _name, _infer, _np, _lower in _UNARY:
-    register(_name, infer=_infer, reference=_f(_np), lower=_lower, num_inputs=1)
+    register(_name, infer=_infer, reference=_f(_np), lower=_lower, num_inputs=1,
+             vjp=_unary_vjp(_name))
 
 
 # ------------------------------------------------ unary with attributes
@@ -190,16 +279,47 @@ def _cast_ref(a, x):
     return x.astype(a.dtype.numpy)
 
 
+def _positive(b, x):
+    return b.emit("greater", x, scalar(b, 0.0, x))
+
+
+def _leaky_vjp(b, a, x, y, g):
+    return b.emit("where", b.emit("greater_equal", x, scalar(b, 0.0, x)), g, mul(b, g, scalar(b, a.alpha, g)))
+
+
+def _elu_vjp(b, a, x, y, g):
+    return b.emit("where", _positive(b, x), g, mul(b, g, add(b, y, scalar(b, a.alpha, y))))
+
+
+def _clip_vjp(b, a, x, y, g):
+    inside = b.emit("logical_and", b.emit("greater_equal", x, scalar(b, a.min, x)),
+                    b.emit("less_equal", x, scalar(b, a.max, x)))
+    return mask(b, inside, g)
+
+
+def _hard_sigmoid_vjp(b, a, x, y, g):
+    lin = add(b, mul(b, x, scalar(b, a.alpha, x)), scalar(b, a.beta, x))
+    inside = b.emit("logical_and", b.emit("greater", lin, scalar(b, 0.0, x)),
+                    b.emit("less", lin, scalar(b, 1.0, x)))
+    return mask(b, inside, mul(b, g, scalar(b, a.alpha, g)))
+
+
+def _cast_vjp(b, a, x, y, g):
+    if not (x.type.dtype.is_float and y.type.dtype.is_float):
+        return None
+    return b.emit("cast", g, dtype=x.type.dtype)
+
+
 register("leaky_relu", attrs=AlphaAttrs, infer=_float_type, num_inputs=1,
-         reference=_ref_leaky, lower=_leaky_relu_lower)
+         reference=_ref_leaky, lower=_leaky_relu_lower, vjp=unary_vjp(_leaky_vjp))
 register("elu", attrs=AlphaAttrs, infer=_float_type, num_inputs=1, reference=_ref_elu,
-         lower=lambda c, a, x: _elu_expr(c, x, a.alpha))
+         lower=lambda c, a, x: _elu_expr(c, x, a.alpha), vjp=unary_vjp(_elu_vjp))
 register("clip", attrs=ClipAttrs, infer=_numeric_type, num_inputs=1, reference=_ref_clip,
-         lower=_clip_lower)
+         lower=_clip_lower, vjp=unary_vjp(_clip_vjp))
 register("hard_sigmoid", attrs=HardSigmoidAttrs, infer=_float_type, num_inputs=1,
-         reference=_ref_hard_sigmoid, lower=_hard_sigmoid_lower)
+         reference=_ref_hard_sigmoid, lower=_hard_sigmoid_lower, vjp=unary_vjp(_hard_sigmoid_vjp))
 register("cast", attrs=CastAttrs, infer=_cast_infer, num_inputs=1, reference=_cast_ref,
-         lower=lambda c, a, x: c.R.astype(x, a.dtype.value))
+         lower=lambda c, a, x: c.R.astype(x, a.dtype.value), vjp=unary_vjp(_cast_vjp))
 
 
 # ---------------------------------------------------------------- binary
@@ -291,9 +411,52 @@ def _binary_reference(fn):
     return lambda a, x, y: np.asarray(fn(x, y))
 
 
+def _binary_vjp(rule):
+    """rule(b, x, y, out, g) -> (gx, gy) in the broadcast shape; the walker reduces them."""
+    def vjp(b, attrs, inputs, outputs, grads):
+        x, y = inputs
+        if not x.type.dtype.is_float:
+            return [None, None]
+        return list(rule(b, x, y, outputs[0], grads[0]))
+
+    return vjp
+
+
+def _div_grads(b, x, y, out, g):
+    gx = div(b, g, y)
+    return gx, neg(b, mul(b, gx, out))
+
+
+def _power_grads(b, x, y, out, g):
+    gx = mul(b, g, mul(b, y, b.emit("power", x, sub(b, y, scalar(b, 1.0, y)))))
+    safe_log = b.emit("log", b.emit("where", _positive(b, x), x, b.emit("broadcast_to", scalar(b, 1.0, x), shape=x.type.shape)))
+    return gx, mul(b, g, mul(b, out, safe_log))
+
+
+def _select_grads(prefer_x: str):
+    def rule(b, x, y, out, g):
+        take_x = b.emit(prefer_x, x, y)
+        return mask(b, take_x, g), mask(b, b.emit("logical_not", take_x), g)
+
+    return rule
+
+
+_BINARY_GRADS = {
+    "add": lambda b, x, y, out, g: (g, g),
+    "subtract": lambda b, x, y, out, g: (g, neg(b, g)),
+    "multiply": lambda b, x, y, out, g: (mul(b, g, y), mul(b, g, x)),
+    "divide": _div_grads,
+    "power": _power_grads,
+    "maximum": _select_grads("greater_equal"),
+    "minimum": _select_grads("less_equal"),
+    "mod": lambda b, x, y, out, g: (g, neg(b, mul(b, g, b.emit("floor_divide", x, y)))),
+    "floor_divide": lambda b, x, y, out, g: (mul(b, g, scalar(b, 0.0, g)), mul(b, g, scalar(b, 0.0, g))),
+}
+
 for _name, _infer, _np, _relax in _BINARY:
+    rule = _BINARY_GRADS.get(_name)
     register(_name, infer=_infer, reference=_binary_reference(_np), lower=_binary_lowering(_relax),
-             num_inputs=2)
+             num_inputs=2, vjp=_binary_vjp(rule) if rule else None)
 
 
 # ---------------------------------------------------------------- where
@@ -305,6 +468,14 @@ def _where_type(a, cond: TensorType, x: TensorType, y: TensorType) -> TensorType
     return TensorType(broadcast_shapes(cond.shape, x.shape, y.shape), dt)
 
 
+def _where_vjp(b, attrs, inputs, outputs, grads):
+    cond, x, _ = inputs
+    g = grads[0]
+    if not x.type.dtype.is_float:
+        return [None, None, None]
+    return [None, mask(b, cond, g), mask(b, b.emit("logical_not", cond), g)]
+
+
 register("where", infer=_where_type, num_inputs=3,
          reference=lambda a, c, x, y: np.where(c, x, y),
-         lower=lambda c, a, cond, x, y: c.R.where(cond, x, y))
+         lower=lambda c, a, cond, x, y: c.R.where(cond, x, y), vjp=_where_vjp)

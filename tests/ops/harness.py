@@ -35,6 +35,7 @@ class OpCase:
     rtol: float = 1e-5
     atol: float = 1e-5
     compile: bool = True  # False only for cases the host CPU cannot run (documented in the case)
+    grad: bool = True  # False where finite differences are meaningless (a kink or jump at the input)
 
     def label(self) -> str:
         return f"{self.op}-{self.id}" if self.id else self.op
