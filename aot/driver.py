@@ -137,7 +137,25 @@ def write_artifact(path, graph: Graph, executable, target: str) -> Path:
             "device": TARGETS[target].device, "library": library,
             "entries": {"predict": entry_manifest("predict", graph)}, "weights": table}
     files = {library: lambda p: _export(executable, p, target), _artifact.WEIGHTS: weights}
+    if target == "cuda":
+        body["cuda_binaries"] = _cuda_binaries(executable, tgt["arch"], files)
     return _artifact.write(path, body, files)
+
+
+def _cuda_binaries(executable, arch: str, files: dict) -> dict:
+    """Compile the CUDA sources TVM left in the library; add the fatbins to `files`."""
+    from aot.codegen.cuda_binaries import CudaCompileError, precompile
+
+    try:
+        binaries = precompile(executable, arch)
+    except CudaCompileError as e:
+        raise CompileError(str(e)) from None
+    table = {}
+    for key, blob in binaries.items():
+        name = f"cuda-{key[:16]}.fatbin"
+        files[name] = blob
+        table[key] = name
+    return table
 
 
 def _export(executable, path: str, target: str) -> None:

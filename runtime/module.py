@@ -186,6 +186,10 @@ def _make_vm(tvm, art: _artifact.Artifact, dev):
     if lib_path.suffix != ".so":
         raise ArtifactError(f"{art.path}: the kernels for target {art.manifest['target']['name']} "
                             f"are unlinked objects ({lib_path.name}); link them on that device")
+    if art.manifest.get("cuda_binaries"):
+        from . import cuda_binaries
+
+        cuda_binaries.install(art)  # before loading: TVM asks for them while it loads
     try:
         lib = _load_verified_library(tvm, art.files[lib_path.name])
     except Exception as e:  # TVM reports a failed dlopen with its own error type
