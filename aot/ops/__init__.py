@@ -4,3 +4,5 @@ from . import reduce  # noqa: F401
 from . import shape  # noqa: F401
 from . import indexing  # noqa: F401
 from . import nn  # noqa: F401
+from . import conv  # noqa: F401
+from . import pool  # noqa: F401
