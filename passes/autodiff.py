@@ -51,6 +51,12 @@ def unbroadcast(b: GraphBuilder, grad: Value, target: Value) -> Value:
         raise GradientError(f"gradient {grad.type} has lower rank than its value {target.type}")
     axes = list(range(extra))
     axes += [extra + i for i, d in enumerate(tshape) if d == 1 and gshape[extra + i] != 1]
+    if any(d != 1 and gshape[extra + i] != d for i, d in enumerate(tshape)):
+        # a symbol met an int in the forward broadcast ((N,5) * (3,5) is (3,5)): no reshape
+        # turns one into the other; broadcast_like re-types the sum from target
+        out = b.emit("sum", grad, axes=tuple(axes), keepdims=True) if axes else grad
+        out = b.emit("squeeze", out, axes=tuple(range(extra))) if extra else out
+        return b.emit("broadcast_like", out, target)
     out = b.emit("sum", grad, axes=tuple(axes), keepdims=False) if axes else grad
     if out.type.shape != tshape:
         out = b.emit("reshape", out, shape=tuple(tshape))

@@ -1,11 +1,13 @@
 """Shape ops: reshape, transpose, expand_dims, squeeze, concat, split, slice,
-broadcast_to, pad, tile and flip.
+broadcast_to, broadcast_like, pad, tile and flip, with their gradient rules.
 
 Symbolic dims ("N") pass through wherever the output can still be written with
 ints and symbols; where it cannot (N+2, 2*N, min(N,3)) the type rule says so
 instead of guessing. A symbol in a target shape (reshape, broadcast_to) must name
 a dim of the input: the numpy reference sees only arrays, so it finds the symbol's
-size at the input position the type rule checked.
+size at the input position the type rule checked. `broadcast_like(x, like)` takes
+its target from a second tensor instead, which is how a gradient rule makes a
+tensor with a symbolic dim its input lacks (the gradient of a sum over the batch).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from aot.ir.opdef import register
 from aot.ir.types import Dim, TensorType, format_shape
 
 from .common import norm_axes, norm_axis, same_dtype
+from .grad_helpers import add
 
 
 @dataclass(frozen=True)
@@ -435,6 +438,204 @@ def _flip_lower(c, a: FlipAttrs, x):
     return x
 
 
+# ------------------------------------------------------------ broadcast_like
+
+def _broadcast_like_type(a, x: TensorType, like: TensorType) -> TensorType:
+    """like.shape, if x broadcasts to it. An int meeting a symbol is accepted, as in
+    `broadcast_shapes` (their sizes must agree at run time), unless the target dim is 1."""
+    off = like.rank - x.rank
+    if off < 0:
+        raise ValueError(f"cannot broadcast {x} like the lower-rank {like}")
+    for i, d in enumerate(x.shape):
+        t = like.shape[off + i]
+        if d == t or d == 1 or (isinstance(d, str) != isinstance(t, str) and t != 1):
+            continue
+        raise ValueError(f"cannot broadcast {x} like {like}: dim {i} is {d}, target {t}")
+    return TensorType(like.shape, x.dtype)
+
+
+# ------------------------------------------------------------ gradient helpers
+
+def expand_to(b, v, like):
+    """`v` broadcast to the shape of `like`: broadcast_to when every symbol of the target
+    is already v's aligned dim, else broadcast_like (which can introduce a symbolic dim)."""
+    target, shape = tuple(like.type.shape), tuple(v.type.shape)
+    if shape == target:
+        return v
+    off = len(target) - len(shape)
+    if all(isinstance(t, int) or (i >= off and shape[i - off] == t) for i, t in enumerate(target)):
+        return b.emit("broadcast_to", v, shape=target)
+    return b.emit("broadcast_like", v, like)
+
+
+def fill_like(b, value: float, like):
+    """A tensor of `like`'s type filled with `value` (its shape may be symbolic)."""
+    return expand_to(b, b.const(value, dtype=like.type.dtype, name="fill"), like)
+
+
+def _axis_slice(b, v, axis: int, start: int, end: int, step: int = 1):
+    return b.emit("slice", v, starts=(start,), ends=(end,), axes=(axis,), steps=(step,))
+
+
+def _axis_pad(b, v, axis: int, before: int, after: int):
+    pads = [0] * (2 * v.type.rank)
+    pads[axis], pads[v.type.rank + axis] = before, after
+    return b.emit("pad", v, pads=tuple(pads))
+
+
+def _float_vjp(rule):
+    """rule(b, attrs, x, g) -> dx for a one-input, one-output op; non-float x gets no gradient."""
+    def vjp(b, attrs, inputs, outputs, grads):
+        x = inputs[0]
+        return [rule(b, attrs, x, grads[0]) if x.type.dtype.is_float else None]
+
+    return vjp
+
+
+# ------------------------------------------------------------ gradient rules
+
+def _transpose_vjp(b, a: TransposeAttrs, x, g):
+    perm = _perm(a, x.type.rank)
+    return b.emit("transpose", g, perm=tuple(int(i) for i in np.argsort(perm)))
+
+
+def _expand_dims_vjp(b, a: ExpandDimsAttrs, x, g):
+    return b.emit("squeeze", g, axes=_expand_axes(a, x.type.rank)) if a.axes else g
+
+
+def _squeeze_vjp(b, a: SqueezeAttrs, x, g):
+    axes = _squeeze_axes(a, x.type)
+    return b.emit("expand_dims", g, axes=axes) if axes else g
+
+
+def _concat_vjp(b, a: ConcatAttrs, inputs, outputs, grads):
+    g = grads[0]
+    if not g.type.dtype.is_float:
+        return [None] * len(inputs)
+    if len(inputs) == 1:
+        return [g]
+    axis = norm_axis(a.axis, g.type.rank)
+    return list(b.emit("split", g, axis=axis, sizes=tuple(x.type.shape[axis] for x in inputs)))
+
+
+def _split_vjp(b, a: SplitAttrs, inputs, outputs, grads):
+    """Concat of the outputs' gradients; an output no gradient reached contributes zeros."""
+    x = inputs[0]
+    if not x.type.dtype.is_float:
+        return [None]
+    parts = [g if g is not None else fill_like(b, 0.0, y) for y, g in zip(outputs, grads)]
+    if len(parts) == 1:
+        return parts
+    return [b.emit("concat", *parts, axis=norm_axis(a.axis, x.type.rank))]
+
+
+def _slice_vjp(b, a: SliceAttrs, x, g):
+    """g put back where the slice took it from, zeros elsewhere. Steps of 1 and -1 pad g
+    (a flip first for -1); other steps spread g with one gather per axis (see `_spread`).
+    An empty slice has a zero gradient."""
+    shape, rank = x.type.shape, x.type.rank
+    flips, pads, spread = [], [0] * (2 * rank), []
+    for axis, start, end, step in _slice_spec(a, rank):
+        dim = shape[axis]
+        if isinstance(dim, str):  # the whole symbolic dim, kept or reversed
+            flips += [axis] if step == -1 else []
+            continue
+        taken = range(*slice(start, end, step).indices(dim))
+        if not taken:
+            return fill_like(b, 0.0, x)
+        if abs(step) != 1:
+            spread.append((axis, taken))
+            continue
+        flips += [axis] if step == -1 else []
+        first = min(taken[0], taken[-1])
+        pads[axis], pads[rank + axis] = first, dim - first - len(taken)
+    if flips:
+        g = b.emit("flip", g, axes=tuple(flips))
+    if any(pads):
+        g = b.emit("pad", g, pads=tuple(pads))
+    for axis, taken in spread:
+        g = _spread(b, g, axis, taken, shape[axis])
+    return g
+
+
+def _spread(b, g, axis: int, taken: range, dim: int):
+    """Interleave zeros along `axis`: x position taken[k] gets g[k], the others a zero slot
+    padded onto g's end. One gather, for any step sign, and no reshape that symbolic dims
+    elsewhere could trip on."""
+    index = np.full(dim, len(taken), dtype=np.int64)
+    index[list(taken)] = np.arange(len(taken))
+    padded = _axis_pad(b, g, axis, 0, 1)
+    return b.emit("take", padded, b.const(index, name="spread_index"), axis=axis)
+
+
+def _pad_vjp(b, a: PadAttrs, x, g):
+    """Constant mode: the centre of g. Edge and reflect also fold each border back onto the
+    elements it copies, one axis at a time (the padding is separable, so order is free)."""
+    pairs = _pad_pairs(a, x.type)
+    for axis, (before, after) in enumerate(pairs):
+        if before or after:
+            g = _unpad_axis(b, a.mode, g, axis, x.type.shape[axis], before, after)
+    return g
+
+
+def _unpad_axis(b, mode: str, g, axis: int, dim: int, before: int, after: int):
+    out = _axis_slice(b, g, axis, before, before + dim)
+    if mode == "constant":
+        return out
+    if before:
+        out = add(b, out, _fold_border(b, mode, g, axis, dim, 0, before, at_start=True))
+    if after:
+        out = add(b, out, _fold_border(b, mode, g, axis, dim, before + dim, after, at_start=False))
+    return out
+
+
+def _fold_border(b, mode: str, g, axis: int, dim: int, lo: int, n: int, at_start: bool):
+    """The gradient of one border of `n` padded elements (g[lo:lo+n]) at x's size `dim`.
+    edge: their sum lands on the end element. reflect: padded element p copies x[before - p]
+    at the start and x[dim - 2 - q] at the end, so the border reversed lands one step in."""
+    if mode == "edge":
+        total = b.emit("sum", _axis_slice(b, g, axis, lo, lo + n), axes=(axis,), keepdims=True)
+        return _axis_pad(b, total, axis, 0, dim - 1) if at_start else _axis_pad(b, total, axis, dim - 1, 0)
+    backwards = _axis_slice(b, g, axis, lo + n - 1, lo - 1 if lo else -_HUGE, -1)
+    return _axis_pad(b, backwards, axis, 1, dim - 1 - n) if at_start else _axis_pad(b, backwards, axis, dim - 1 - n, 1)
+
+
+def _tile_vjp(b, a: TileAttrs, x, g):
+    """Split each tiled axis into (repeat, dim) and sum the repeats."""
+    if 0 in a.repeats:
+        return fill_like(b, 0.0, x)
+    split, repeat_axes = [], []
+    for d, r in zip(x.type.shape, a.repeats):
+        if r != 1:
+            repeat_axes.append(len(split))
+            split.append(r)
+        split.append(d)
+    if not repeat_axes:
+        return g
+    if not _symbols_stay(g.type.shape, split):
+        return _tile_vjp_by_slices(b, a, x, g)
+    return b.emit("sum", b.emit("reshape", g, shape=tuple(split)), axes=tuple(repeat_axes))
+
+
+def _symbols_stay(src, target) -> bool:
+    """Would reshape accept `target` from `src`? Its symbols must keep their positions when
+    the target has more than one unknown (or a 0 dim), see `_positional`."""
+    return not _positional(target) or all(
+        isinstance(d, int) or (i < len(src) and src[i] == d) for i, d in enumerate(target))
+
+
+def _tile_vjp_by_slices(b, a: TileAttrs, x, g):
+    """The same sum written as slices, for shapes whose symbols a reshape would move."""
+    for axis, (d, r) in enumerate(zip(x.type.shape, a.repeats)):
+        if r == 1:
+            continue
+        parts = [_axis_slice(b, g, axis, k * d, (k + 1) * d) for k in range(r)]
+        g = parts[0]
+        for p in parts[1:]:
+            g = add(b, g, p)
+    return g
+
+
 # ------------------------------------------------------------ registration
 
 def _reshape_lower(c, a: ReshapeAttrs, x):
@@ -444,26 +645,36 @@ def _reshape_lower(c, a: ReshapeAttrs, x):
 
 
 register("reshape", attrs=ReshapeAttrs, infer=_reshape_type, num_inputs=1, reference=_reshape_ref,
-         lower=_reshape_lower)
+         lower=_reshape_lower, vjp=_float_vjp(lambda b, a, x, g: b.emit("reshape", g, shape=x.type.shape)))
 register("transpose", attrs=TransposeAttrs, infer=_transpose_type, num_inputs=1,
          reference=lambda a, x: np.transpose(x, _perm(a, x.ndim)),
-         lower=lambda c, a, x: c.R.permute_dims(x, list(_perm(a, c.in_type(0).rank))))
+         lower=lambda c, a, x: c.R.permute_dims(x, list(_perm(a, c.in_type(0).rank))),
+         vjp=_float_vjp(_transpose_vjp))
 register("expand_dims", attrs=ExpandDimsAttrs, infer=_expand_dims_type, num_inputs=1,
          reference=lambda a, x: np.expand_dims(x, _expand_axes(a, x.ndim)),
-         lower=lambda c, a, x: c.R.expand_dims(x, list(_expand_axes(a, c.in_type(0).rank))) if a.axes else x)
+         lower=lambda c, a, x: c.R.expand_dims(x, list(_expand_axes(a, c.in_type(0).rank))) if a.axes else x,
+         vjp=_float_vjp(_expand_dims_vjp))
 register("squeeze", attrs=SqueezeAttrs, infer=_squeeze_type, num_inputs=1, reference=_squeeze_ref,
-         lower=_squeeze_lower)
+         lower=_squeeze_lower, vjp=_float_vjp(_squeeze_vjp))
 register("concat", attrs=ConcatAttrs, infer=_concat_type, num_inputs=None,
          reference=lambda a, *xs: np.concatenate(xs, axis=norm_axis(a.axis, xs[0].ndim)),
-         lower=_concat_lower)
+         lower=_concat_lower, vjp=_concat_vjp)
 register("split", attrs=SplitAttrs, infer=_split_type, num_inputs=1, num_outputs=None,
-         reference=_split_ref, lower=_split_lower)
+         reference=_split_ref, lower=_split_lower, vjp=_split_vjp)
 register("slice", attrs=SliceAttrs, infer=_slice_type, num_inputs=1, reference=_slice_ref,
-         lower=_slice_lower)
+         lower=_slice_lower, vjp=_float_vjp(_slice_vjp))
 register("broadcast_to", attrs=BroadcastToAttrs, infer=_broadcast_to_type, num_inputs=1,
-         reference=_broadcast_to_ref, lower=lambda c, a, x: c.R.broadcast_to(x, c.out_shape()))
-register("pad", attrs=PadAttrs, infer=_pad_type, num_inputs=1, reference=_pad_ref, lower=_pad_lower)
+         reference=_broadcast_to_ref, lower=lambda c, a, x: c.R.broadcast_to(x, c.out_shape()),
+         vjp=_float_vjp(lambda b, a, x, g: g))  # the walker sums g down to x's shape
+register("broadcast_like", infer=_broadcast_like_type, num_inputs=2,
+         reference=lambda a, x, like: np.broadcast_to(x, like.shape).copy(),
+         lower=lambda c, a, x, like: c.R.broadcast_to(x, c.out_shape()),  # reads no data of `like`
+         vjp=lambda b, a, inputs, outputs, grads: [grads[0] if inputs[0].type.dtype.is_float else None, None])
+register("pad", attrs=PadAttrs, infer=_pad_type, num_inputs=1, reference=_pad_ref, lower=_pad_lower,
+         vjp=_float_vjp(_pad_vjp))
 register("tile", attrs=TileAttrs, infer=_tile_type, num_inputs=1,
-         reference=lambda a, x: np.tile(x, a.repeats), lower=lambda c, a, x: c.R.tile(x, list(a.repeats)))
+         reference=lambda a, x: np.tile(x, a.repeats), lower=lambda c, a, x: c.R.tile(x, list(a.repeats)),
+         vjp=_float_vjp(_tile_vjp))
 register("flip", attrs=FlipAttrs, infer=_flip_type, num_inputs=1,
-         reference=lambda a, x: np.flip(x, norm_axes(a.axes, x.ndim)).copy(), lower=_flip_lower)
+         reference=lambda a, x: np.flip(x, norm_axes(a.axes, x.ndim)).copy(), lower=_flip_lower,
+         vjp=_float_vjp(lambda b, a, x, g: b.emit("flip", g, axes=a.axes)))

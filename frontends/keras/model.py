@@ -149,6 +149,19 @@ class Model(Layer):
         outs = [np.concatenate([b[k] for b in batches], axis=0) for k in range(len(graph.outputs))]
         return self._pack(outs)
 
+    def save(self, filepath, overwrite=True):
+        """Write the compiled artifact (NAME.aot/: manifest, kernels, weights) that
+        `aot.runtime.load` runs without the compiler. Atomic: an interrupted save leaves
+        any earlier artifact at `filepath` intact."""
+        import os
+
+        import aot
+
+        if not overwrite and os.path.exists(filepath):
+            raise FileExistsError(f"{filepath} exists and overwrite=False")
+        self._ensure_built()
+        aot.compile(self, target=self._target or "llvm", output=str(filepath))
+
     def predict_reference(self, x):
         """The same answer from the numpy interpreter (the oracle), whole batch at once."""
         self._build_from_data(x)

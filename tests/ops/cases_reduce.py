@@ -11,6 +11,13 @@ def _ties(rng, shape, dtype):
     return rng.integers(0, 3, size=shape).astype(dtype.numpy)
 
 
+def _with_zeros(rng, shape, dtype):
+    """Normal floats; row 1 holds one zero and row 2 two: prod's gradient at zeros."""
+    x = rng.standard_normal(shape)
+    x[1, 2] = x[2, 0] = x[2, 3] = 0.0
+    return x.astype(dtype.numpy)
+
+
 def _reduce_cases(op: str, dtypes) -> list:
     f, i = dtypes
     return [
@@ -33,8 +40,14 @@ CASES = (
     + _reduce_cases("mean", (F32, F64))
     + _reduce_cases("logsumexp", (F32, F64))
     + [
+        OpCase("prod", [((3, 4), F32)], {"axes": (1,)}, gen=_with_zeros, id="zeros"),
+        OpCase("prod", [((3, 4), F32)], {"axes": (0,), "keepdims": True}, gen=_with_zeros, id="zeros-axis0"),
+        OpCase("mean", [(("N", 3, 4), F32)], {"axes": (0, 2)}, bind={"N": 3}, id="symbolic-and-static"),
+        OpCase("mean", [(("N", "T", 2), F32)], {"axes": (1,)}, bind={"N": 3, "T": 4}, id="two-symbols"),
+        OpCase("sum", [(("N", "T"), F32)], {"axes": (0, 1)}, bind={"N": 3, "T": 2}, id="two-symbols"),
+        # grad=False: the -inf row makes the loss infinite, so finite differences mean nothing
         OpCase("logsumexp", [np.array([[1e4, 1e4 - 1.0, -1e4], [-np.inf, -np.inf, -np.inf]], np.float32)],
-               {"axes": (1,)}, id="stable-and-neg-inf"),
+               {"axes": (1,)}, id="stable-and-neg-inf", grad=False),
         OpCase("argmax", [((3, 5), F32)], {"axis": 1}, id="axis1"),
         OpCase("argmax", [((4, 3, 2), I32)], {"axis": -2, "keepdims": True}, gen=_ties, id="ties-keep"),
         OpCase("argmax", [((4, 6), I32)], {"axis": 1, "select_last_index": True}, gen=_ties, id="last"),
