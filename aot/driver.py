@@ -28,10 +28,12 @@ _STEPS = ("optimize", "build", "write", "load")
 
 
 def compile(model_or_graph, target: str = "llvm", output=None, quantize=None, tuning_db=None,
-            *, device: Optional[str] = None,
+            *, training=None, device: Optional[str] = None,
             on_step: Optional[Callable[[str], None]] = None):
     """Compile for `target`; write the artifact to `output` (or a private temp dir).
 
+    With `training` (an `aot.passes.train_step.TrainingSpec`), the artifact also
+    has `train_step` and `evaluate` entries sharing the weights with `predict`.
     Returns the loaded module, or None when `output` is given and the target's
     kernels cannot run on this machine (a cross-compile). `on_step(name)` is
     called as each of the steps in `_STEPS` starts (the CLI's progress bar).
@@ -47,12 +49,13 @@ def compile(model_or_graph, target: str = "llvm", output=None, quantize=None, tu
         raise CompileError(f"target {target!r} cannot run on this machine: pass output= to "
                            "write the artifact and run it on the device")
     step("optimize")
-    graph = optimize(to_graph(model_or_graph))
+    entries = optimize_entries(to_graph(model_or_graph), training)
+    graph = entries["predict"]
     step("build")
-    executable = _build(graph, target)
+    executable = _build(entries, target)
     step("write")
     keep, path = _output_path(output, graph.name)
-    write_artifact(path, graph, executable, target)
+    write_artifact(path, entries, executable, target, training)
     if not spec.runnable_here:
         return None
     step("load")
@@ -86,6 +89,31 @@ def to_graph(model) -> Graph:
     return graph
 
 
+def optimize_entries(graph: Graph, training=None) -> dict[str, Graph]:
+    """{entry name: optimised graph}: predict alone, or with train_step and evaluate.
+    Weights and state are shared Param objects; constants the passes made in
+    different entries get entry-qualified names where two would clash."""
+    if training is None:
+        return {"predict": optimize(graph)}
+    from aot.pipeline import training_entries
+
+    entries = {name: verify(g) for name, g in training_entries(training, graph).items()}
+    _qualify_clashing_params(entries)
+    return entries
+
+
+def _qualify_clashing_params(entries: dict[str, Graph]) -> None:
+    seen: dict[str, object] = {}
+    for entry, g in entries.items():
+        for p in g.params:
+            other = seen.setdefault(p.name, p)
+            if other is not p:
+                if not (p.is_const and other.is_const):
+                    raise CompileError(f"two different weights are both named %{p.name}")
+                p.name = f"{entry}/{p.name}"
+                seen[p.name] = p
+
+
 def optimize(graph: Graph) -> Graph:
     """The inference pipeline (aot/pipeline.py), then the verifier. Without a pipeline module
     the graph is compiled as it is."""
@@ -98,16 +126,18 @@ def optimize(graph: Graph) -> Graph:
     return verify(pipeline.optimize_for_inference(graph))
 
 
-def _build(graph: Graph, target: str):
+def _build(entries: dict[str, Graph], target: str):
     """Lower and build; TVM's failures become one line naming the graph and target."""
     from aot.codegen.build import build
     from aot.codegen.lower import Entry
 
-    missing = [f"%{p.name}" for p in graph.params if p.data is None]
-    if missing:
-        raise CompileError(f"graph @{graph.name}: params without data: {', '.join(missing)}")
+    graph = entries["predict"]
+    for g in entries.values():
+        missing = [f"%{p.name}" for p in g.params if p.data is None]
+        if missing:
+            raise CompileError(f"graph @{g.name}: params without data: {', '.join(missing)}")
     try:
-        return build([Entry("predict", graph)], target)
+        return build([Entry(name, g) for name, g in entries.items()], target)
     except IRError:
         raise
     except Exception as e:  # TVM's own error types; its trace is not for our users
@@ -122,8 +152,9 @@ def _output_path(output, name: str) -> tuple[Optional[tempfile.TemporaryDirector
     return keep, Path(keep.name) / f"{name}.aot"
 
 
-def write_artifact(path, graph: Graph, executable, target: str) -> Path:
-    """Export the library and write the artifact for one entry point, `predict`."""
+def write_artifact(path, entries: dict[str, Graph], executable, target: str,
+                   training=None) -> Path:
+    """Export the library and write the artifact for its entry points."""
     import aot
     from aot.codegen.build import library_suffix
     from aot.codegen.targets import TARGETS, target_dict
@@ -131,11 +162,19 @@ def write_artifact(path, graph: Graph, executable, target: str) -> Path:
 
     tgt, host = target_dict(target)
     library = "kernels" + library_suffix(target)
-    weights, table = _artifact.encode_weights({p.name: np.asarray(p.data) for p in graph.params})
+    graph = entries["predict"]
+    all_params = {p.name: p for g in entries.values() for p in g.params}
+    weights, table = _artifact.encode_weights({n: np.asarray(p.data) for n, p in all_params.items()})
+    manifests = {name: entry_manifest(name, g) for name, g in entries.items()}
+    if training is not None:
+        from aot.passes.train_step import metric_manifest
+
+        for name in ("train_step", "evaluate"):
+            manifests[name]["metrics"] = metric_manifest(training, entries[name])
     body = {"name": graph.name, "aot_version": aot.__version__, "tvm_version": tvm.__version__,
             "target": {"name": target, "tvm": tgt, "host": host},
             "device": TARGETS[target].device, "library": library,
-            "entries": {"predict": entry_manifest("predict", graph)}, "weights": table}
+            "entries": manifests, "weights": table}
     files = {library: lambda p: _export(executable, p, target), _artifact.WEIGHTS: weights}
     if target == "cuda":
         body["cuda_binaries"] = _cuda_binaries(executable, tgt["arch"], files)

@@ -28,6 +28,9 @@ INFERENCE: list[Pass] = [
     dce,             # what the steps above left unused
 ]
 
+# Training steps and evaluation take the same steps: none folds weights or state.
+TRAINING: list[Pass] = INFERENCE
+
 
 def pass_name(p: Pass) -> str:
     """`fold_constants` for a function, the class name in snake case for a pass object."""
@@ -70,3 +73,14 @@ def _dumper(dump_dir):
         (root / f"{i:02d}-{name}.air").write_text(print_graph(graph))
 
     return dump
+
+
+def training_entries(spec, inference: Graph, dump_dir: Optional[os.PathLike] = None) -> dict:
+    """The three entry points of a trainable artifact, each optimised:
+    predict (inference), train_step (forward, loss, gradients, update) and evaluate."""
+    from aot.passes.train_step import eval_step, train_step
+
+    sub = (lambda name: Path(dump_dir) / name) if dump_dir else (lambda name: None)
+    return {"predict": run_pipeline(inference, INFERENCE, sub("predict")),
+            "train_step": run_pipeline(train_step(spec), TRAINING, sub("train_step")),
+            "evaluate": run_pipeline(eval_step(spec, inference), INFERENCE, sub("evaluate"))}

@@ -37,10 +37,10 @@ class Rewriter:
         return tuple(self.value(v) for v in node.inputs)
 
     def constant(self, v: Value) -> Optional[np.ndarray]:
-        """The data of `v` when it is a compile-time constant: a non-trainable param with
-        data that no update replaces (optimizer slots and running statistics are state)."""
+        """The data of `v` when it is a compile-time constant: a const param (not a weight,
+        not state) with data that no update replaces."""
         v = self.value(v)
-        if isinstance(v, Param) and not v.trainable and v.data is not None \
+        if isinstance(v, Param) and v.is_const and v.data is not None \
                 and v not in self.graph.updates:
             return np.asarray(v.data)
         return None

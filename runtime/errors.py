@@ -8,3 +8,7 @@ class ArtifactError(Exception):
 
 class InputError(ValueError):
     """Inputs or state given to a loaded module do not fit its signature."""
+
+
+class NonFiniteLossError(ArithmeticError):
+    """A training step's loss was NaN or infinite; its updates were not applied."""

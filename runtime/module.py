@@ -18,7 +18,8 @@ import numpy as np
 
 from . import artifact as _artifact
 from .dtypes import numpy_dtype
-from .errors import ArtifactError, InputError
+from .errors import ArtifactError, InputError, NonFiniteLossError
+from .metrics import Accumulator, batch_result
 from .signature import Signature, TensorSpec, check_array, check_feeds
 from .tvm_loader import load_tvm
 
@@ -111,9 +112,51 @@ class Module:
         args = [self._to_device(a) for a in arrays] + [self._state[p] for p in entry.params]
         result = entry.function(*args)
         values = [result[i] for i in range(len(result))]
+        outs = [v.numpy() for v in values[:len(entry.signature.outputs)]]
+        if entry.updates and "loss" in entry.signature.output_names:
+            loss = outs[entry.signature.output_names.index("loss")]
+            if not np.all(np.isfinite(loss)):  # keep the last good state: commit nothing
+                raise NonFiniteLossError(f"{entry.name}: the loss is {float(loss)}; "
+                                         "the weights were left as they were before this step")
         for param, index in entry.updates.items():
             self._state[param] = values[index]
-        return [v.numpy() for v in values[:len(entry.signature.outputs)]]
+        return outs
+
+    # ------------------------------------------------------------ training
+
+    def metrics(self, entry: str = "train_step") -> list[dict]:
+        """The metrics an entry reports: [{"name", "finalize", "outputs"}] (see runtime.metrics)."""
+        return list(self.manifest["entries"][self._entry(entry).name].get("metrics", []))
+
+    def train_step(self, *arrays) -> dict:
+        """One compiled training step on a batch: inputs then labels (positionally, or one dict
+        by name). Updates weights, optimizer state and step counter in place; returns the
+        batch's {"loss": ..., metric: ...}. A non-finite loss raises and changes nothing."""
+        entry = self._entry("train_step")
+        outs = self._call(entry, self._feeds(entry, arrays))
+        raw = dict(zip(entry.signature.output_names, outs))
+        return batch_result(self.metrics("train_step"), raw, _batch_size(arrays))
+
+    def evaluate(self, *arrays, batch_size: int = 32) -> dict:
+        """Loss (batch-size weighted mean) and metrics over the whole data, in batches."""
+        entry = self._entry("evaluate")
+        feeds = self._feeds(entry, arrays)
+        n = _batch_size(list(feeds.values()))
+        acc = Accumulator(self.metrics("evaluate"))
+        for i in range(0, n, batch_size):
+            batch = {k: np.asarray(v)[i:i + batch_size] for k, v in feeds.items()}
+            outs = self._call(entry, batch)
+            acc.add(dict(zip(entry.signature.output_names, outs)), len(next(iter(batch.values()))))
+        return acc.result()
+
+    def _feeds(self, entry: _Entry, arrays) -> dict:
+        names = entry.signature.input_names
+        if len(arrays) == 1 and isinstance(arrays[0], Mapping):
+            return dict(arrays[0])
+        if len(arrays) != len(names):
+            raise InputError(f"{entry.name} takes {len(names)} input(s) ({', '.join(names)}), "
+                             f"got {len(arrays)}")
+        return dict(zip(names, arrays))
 
     def _entry(self, name: str) -> _Entry:
         if name not in self._entries:
@@ -153,6 +196,13 @@ class Module:
         files = {n: data for n, data in self._artifact.files.items() if n != _artifact.WEIGHTS}
         files[_artifact.WEIGHTS] = weights
         return _artifact.write(path, body, files)
+
+
+def _batch_size(arrays) -> int:
+    first = arrays[0]
+    if isinstance(first, Mapping):
+        first = next(iter(first.values()))
+    return len(first)
 
 
 def load(path, device: Optional[str] = None) -> Module:

@@ -57,8 +57,8 @@ class GraphBuilder:
         return p
 
     def param(self, name: str, data=None, *, type: Optional[TensorType] = None,
-              trainable: bool = True) -> Param:
-        return self.add_param(Param(name, data, type=type, trainable=trainable))
+              trainable: bool = True, state: bool = False) -> Param:
+        return self.add_param(Param(name, data, type=type, trainable=trainable, state=state))
 
     def const(self, data, dtype=None, name: str = "const") -> Param:
         """A non-trainable constant. Python scalars become 0-d arrays of `dtype` (default f32)."""

@@ -1,7 +1,7 @@
 """Values, nodes and graphs.
 
 A `Value` is an SSA value with a `TensorType`: a graph input, a `Param`
-(trainable weight or constant, holding its data), or the output of a `Node`.
+(trainable weight, state, or constant, holding its data), or the output of a `Node`.
 A `Node` checks its attributes against the op's schema and computes its output
 types with the op's type rule when it is made: ill-typed IR cannot be built.
 Values compare by identity; names are for people, feeds and weight files.
@@ -48,12 +48,18 @@ class Value:
 
 
 class Param(Value):
-    """A weight or constant with its data. `trainable` params get gradients."""
+    """A weight, state or constant with its data.
 
-    __slots__ = ("data", "trainable")
+    - trainable: a weight; gradients are taken with respect to it;
+    - state (not trainable): a variable the program updates (batch-norm moving
+      statistics, RNG counters, optimizer slots); never folded as a constant;
+    - otherwise a constant, which passes may fold and merge.
+    """
+
+    __slots__ = ("data", "trainable", "state")
 
     def __init__(self, name: str, data=None, *, type: Optional[TensorType] = None,
-                 trainable: bool = True):
+                 trainable: bool = True, state: bool = False):
         if data is not None:
             data = np.asarray(data)
             t = TensorType(data.shape, DType.of(data.dtype))
@@ -63,12 +69,23 @@ class Param(Value):
         if type is None:
             raise IRError(f"param %{name}: needs data or a type")
         super().__init__(type, name)
+        if trainable and state:
+            raise IRError(f"param %{name}: a weight is either trainable or state, not both")
         self.data = data
         self.trainable = trainable
+        self.state = state
+
+    @property
+    def is_const(self) -> bool:
+        return not (self.trainable or self.state)
+
+    @property
+    def kind(self) -> str:
+        """The text form's prefix: '' for weights, 'state ' or 'const '."""
+        return "" if self.trainable else "state " if self.state else "const "
 
     def __repr__(self) -> str:
-        kind = "" if self.trainable else "const "
-        return f"{kind}%{self.name}: {self.type}"
+        return f"{self.kind}%{self.name}: {self.type}"
 
 
 def _format_value_types(types) -> str:

@@ -8,7 +8,8 @@
       update %w0 <- %1
     }
 
-Trainable params print as `%w`, constants as `const %c`; small constants carry
+Trainable params print as `%w`, state as `state %s`, constants as `const %c`; small
+constants and state carry
 their data inline (`= [...]`), so shape tensors survive the round trip; big
 weights live beside the text in a safetensors file. Parse errors give line and column.
 """
@@ -102,7 +103,7 @@ def print_graph(g: Graph) -> str:
     ins = ", ".join(f"%{name(v)}: {v.type}" for v in g.inputs)
     params = []
     for p in g.params:
-        s = f"{'' if p.trainable else 'const '}%{name(p)}: {p.type}"
+        s = f"{p.kind}%{name(p)}: {p.type}"
         if not p.trainable and p.data is not None and np.size(p.data) <= INLINE_LIMIT:
             s += f" = {_format_data(p)}"
         params.append(s)
@@ -260,6 +261,7 @@ class _Parser:
 
     def param_decl(self) -> Param:
         const = self.accept("const")
+        state = not const and self.accept("state")
         tok = self.expect_kind("value", "%name")
         self.expect(":")
         ttok = self.tok
@@ -272,9 +274,10 @@ class _Parser:
                 data = np.array(values, dtype=t.dtype.numpy).reshape(t.shape)
             except (ValueError, TypeError):
                 raise self.error(f"inline data does not fit {t}", dtok) from None
-        if not const and data is not None:
-            raise self.error("only const params carry inline data", ttok)
-        p = Param(tok.text[1:], data, type=None if data is not None else t, trainable=not const)
+        if not (const or state) and data is not None:
+            raise self.error("only const and state params carry inline data", ttok)
+        p = Param(tok.text[1:], data, type=None if data is not None else t,
+                  trainable=not (const or state), state=state)
         return self.define(tok, p)
 
     def type(self) -> TensorType:

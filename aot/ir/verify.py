@@ -54,4 +54,6 @@ def verify(graph: Graph) -> Graph:
             raise IRError(f"{where}: update of %{p.name} uses an undefined value")
         if v.type != p.type:
             raise IRError(f"{where}: update of %{p.name}: {v.type} does not match {p.type}")
+        if p.is_const:
+            raise IRError(f"{where}: %{p.name} is a constant but is updated; make it state")
     return graph

@@ -21,7 +21,7 @@ graph @g(%x: f32[N,4], %unused_input: f32[2]) params(%w: f32[4,4], const %two: f
 
 def test_keeps_what_updates_need_and_state_params():
     check_rewrite(dce, """
-graph @step(%x: f32[4]) params(%w: f32[4], %lr: f32[], const %unused_state: f32[4] = [0.0, 0.0, 0.0, 0.0], %gone: f32[4]) {
+graph @step(%x: f32[4]) params(%w: f32[4], %lr: f32[], state %unused_state: f32[4] = [0.0, 0.0, 0.0, 0.0], %gone: f32[4]) {
   %g = multiply(%x, %lr) : f32[4]
   %w_new = subtract(%w, %g) : f32[4]
   %dead = exp(%gone) : f32[4]
@@ -30,7 +30,7 @@ graph @step(%x: f32[4]) params(%w: f32[4], %lr: f32[], const %unused_state: f32[
   update %w <- %w_new
   update %unused_state <- %unused_state
 }""", """
-graph @step(%x: f32[4]) params(%w: f32[4], %lr: f32[], const %unused_state: f32[4] = [0.0, 0.0, 0.0, 0.0]) {
+graph @step(%x: f32[4]) params(%w: f32[4], %lr: f32[], state %unused_state: f32[4] = [0.0, 0.0, 0.0, 0.0]) {
   %g = multiply(%x, %lr) : f32[4]
   %w_new = subtract(%w, %g) : f32[4]
   %loss = sum(%x) : f32[]

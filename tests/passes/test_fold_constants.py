@@ -48,14 +48,14 @@ graph @g() params(const %a: f32[2] = [1.0, 2.0]) {
 
 def test_trainable_params_and_state_are_not_constants():
     check_rewrite(fold_constants, """
-graph @g(%x: f32[2]) params(%w: f32[2], const %slot: f32[2] = [0.0, 0.0], const %c: f32[2] = [1.0, 2.0]) {
+graph @g(%x: f32[2]) params(%w: f32[2], state %slot: f32[2] = [0.0, 0.0], const %c: f32[2] = [1.0, 2.0]) {
   %0 = multiply(%w, %c) : f32[2]
   %1 = multiply(%slot, %c) : f32[2]
   %2 = add(%1, %x) : f32[2]
   return %0
   update %slot <- %2
 }""", """
-graph @g(%x: f32[2]) params(%w: f32[2], const %slot: f32[2] = [0.0, 0.0], const %c: f32[2] = [1.0, 2.0]) {
+graph @g(%x: f32[2]) params(%w: f32[2], state %slot: f32[2] = [0.0, 0.0], const %c: f32[2] = [1.0, 2.0]) {
   %0 = multiply(%w, %c) : f32[2]
   %1 = multiply(%slot, %c) : f32[2]
   %2 = add(%1, %x) : f32[2]
