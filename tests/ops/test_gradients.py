@@ -35,7 +35,8 @@ def _differentiable_cases():
         if ops[case.op].vjp is None or not case.grad:
             continue
         f64 = _f64_case(case)
-        if any(isinstance(s, tuple) and s[1] == "float64" for s in f64.inputs):
+        if any(isinstance(s, tuple) and isinstance(s[1], str) and s[1] == "float64"
+               for s in f64.inputs):
             out.append(f64)
     return out
 
