@@ -1,0 +1,73 @@
+"""Reductions: ReduceX (axes an attribute, or an input since opset 13 for ReduceSum and 18
+for the others), ArgMax/ArgMin, CumSum."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..registry import converter
+
+
+def _axes(ctx, from_input: bool):
+    if from_input:
+        return ctx.ints(1, "axes") if ctx.has_input(1) else None
+    axes = ctx.attr("axes")
+    return tuple(axes) if axes is not None else None
+
+
+def _reduce(ctx, x, kind, axes):
+    keep = bool(ctx.attr("keepdims", 1))
+    if not axes:
+        if ctx.attr("noop_with_empty_axes", 0):
+            return x
+        axes = None
+    a = dict(axes=axes, keepdims=keep)
+    if kind in ("sum", "mean", "max", "min", "prod", "logsumexp"):
+        return ctx.emit(kind, x, **a)
+    if kind == "l1":
+        return ctx.emit("sum", ctx.emit("abs", x), **a)
+    square = ctx.emit("multiply", x, x)
+    if kind == "sumsquare":
+        return ctx.emit("sum", square, **a)
+    if kind == "l2":
+        return ctx.emit("sqrt", ctx.emit("sum", square, **a))
+    return ctx.emit("log", ctx.emit("sum", x, **a))  # logsum
+
+
+def _reducer(kind, since_input):
+    def attr_form(ctx, node):
+        return _reduce(ctx, ctx.input(0), kind, _axes(ctx, False))
+
+    def input_form(ctx, node):
+        return _reduce(ctx, ctx.input(0), kind, _axes(ctx, True))
+    return attr_form, input_form, since_input
+
+
+_REDUCE = {"ReduceSum": ("sum", 13), "ReduceMean": ("mean", 18), "ReduceMax": ("max", 18),
+           "ReduceMin": ("min", 18), "ReduceProd": ("prod", 18),
+           "ReduceLogSumExp": ("logsumexp", 18), "ReduceL1": ("l1", 18),
+           "ReduceL2": ("l2", 18), "ReduceSumSquare": ("sumsquare", 18),
+           "ReduceLogSum": ("logsum", 18)}
+
+for _onnx, (_kind, _since) in _REDUCE.items():
+    _attr, _input, _ = _reducer(_kind, _since)
+    converter(_onnx)(_attr)
+    converter(_onnx, since=_since)(_input)
+
+
+def _arg(op):
+    def convert(ctx, node):
+        return ctx.emit(op, ctx.input(0), axis=ctx.attr("axis", 0),
+                        keepdims=bool(ctx.attr("keepdims", 1)),
+                        select_last_index=bool(ctx.attr("select_last_index", 0)))
+    return convert
+
+
+converter("ArgMax")(_arg("argmax"))
+converter("ArgMin")(_arg("argmin"))
+
+
+@converter("CumSum", since=11)
+def cumsum(ctx, node):
+    axis = int(np.asarray(ctx.const(1, "axis")).reshape(-1)[0])
+    return ctx.emit("cumsum", ctx.input(0), axis=axis, exclusive=bool(ctx.attr("exclusive", 0)),
+                    reverse=bool(ctx.attr("reverse", 0)))
