@@ -6,3 +6,4 @@ from . import indexing  # noqa: F401
 from . import nn  # noqa: F401
 from . import conv  # noqa: F401
 from . import pool  # noqa: F401
+from . import random  # noqa: F401

@@ -97,9 +97,11 @@ class Model(Layer):
 
     # ------------------------------------------------------------ the graph
 
-    def to_graph(self):
-        """The inference graph (verified)."""
-        return self._trace_graph(training=False)
+    def to_graph(self, training: bool = False):
+        """The inference graph (verified); with `training=True` the training-phase graph:
+        dropout active, batch norm on batch statistics, and its `updates` holding the state
+        each step changes (moving statistics, dropout seed counters)."""
+        return self._trace_graph(training=training)
 
     def _trace_graph(self, training: bool = False):
         self._ensure_built()
@@ -109,8 +111,8 @@ class Model(Layer):
             kwargs = {"training": training} if self._accepts("training") else {}
             outputs = self.call(inputs, **kwargs)
         flat = [t for t in flatten(outputs) if isinstance(t, KerasTensor)]
-        _keras_param_order(builder, trace, self.weights)
-        return verify(builder.build(self._name_outputs(builder, flat)))
+        _keras_param_order(builder, trace, self.variables)
+        return verify(builder.build(self._name_outputs(builder, flat), trace.updates()))
 
     def _output_names(self, flat) -> list[str]:
         return [t._layer.name if t._layer is not None and t._layer is not self else f"output_{i}"

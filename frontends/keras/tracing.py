@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from aot.ir import DType, GraphBuilder, TensorType, Value
+from aot.ir import DType, GraphBuilder, Param, TensorType, Value
 
 BATCH = "N"  # the batch dimension's symbol: any batch size
 
@@ -63,6 +63,7 @@ class Variable:
         self.path = path
         self.trainable = trainable
         self.version = next(_VERSIONS)
+        self._param = None  # ((version, trainable), Param): see as_param
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -74,6 +75,19 @@ class Variable:
 
     def numpy(self) -> np.ndarray:
         return self._value.copy()
+
+    def as_param(self, owner_trainable: bool = True) -> Param:
+        """The Param for this variable at its current value. A variable is never a constant:
+        a trainable weight of a trainable layer is a weight, anything else (moving statistics,
+        seed counters, frozen weights) is state. Traces of the same model at the same values
+        (its inference and training graphs) get the same Param object, which is how the
+        entries of one artifact share their weights and state."""
+        trainable = self.trainable and owner_trainable
+        key = (self.version, trainable)
+        if self._param is None or self._param[0] != key or self._param[1].data is not self._value:
+            self._param = (key, Param(self.path, self._value, trainable=trainable,
+                                      state=not trainable))
+        return self._param[1]
 
     @property
     def value(self) -> np.ndarray:
@@ -193,6 +207,7 @@ class Trace:
         self.training = training
         self._params: dict[int, Value] = {}
         self._scopes: list[str] = []
+        self._updates: dict[int, tuple[Variable, Value]] = {}  # id(var) -> (var, new value)
 
     def input(self, name: str, type: TensorType) -> KerasTensor:
         return KerasTensor(self.builder.input(name, type), self)
@@ -202,14 +217,38 @@ class Trace:
         p = self._params.get(id(var))
         if p is None:
             owner = getattr(var, "_layer", None)
-            trainable = var.trainable and (owner is None or owner.trainable)
-            p = self.builder.param(var.path, var.value, trainable=trainable)
+            p = self.builder.add_param(var.as_param(owner is None or owner.trainable))
             self._params[id(var)] = p
         return p
 
     def param_of(self, var: Variable) -> Optional[Value]:
         """The Param made for `var`, if this trace used it."""
         return self._params.get(id(var))
+
+    # State changes (training): BatchNormalization's moving statistics, Dropout's counter.
+
+    def read_state(self, var: Variable) -> Value:
+        """`var` as a call sees it now: its pending new value if an earlier call in this
+        trace updated it (a layer used twice), else its Param."""
+        pending = self._updates.get(id(var))
+        return pending[1] if pending is not None else self.param(var)
+
+    def update_state(self, var: Variable, value) -> None:
+        """After the graph runs, `var` becomes `value` (a KerasTensor or Value of var's type)."""
+        value = value.value if isinstance(value, KerasTensor) else value
+        param = self.param(var)
+        if value.type != param.type:
+            raise ValueError(f"update of {var.path!r}: new value is {value.type}, "
+                             f"the variable is {param.type}")
+        self._updates[id(var)] = (var, value)
+
+    def updates(self) -> dict:
+        """{Param: new Value} for the graph's `updates`."""
+        return {self._params[id(var)]: v for var, v in self._updates.values()}
+
+    def variable_updates(self) -> list[tuple[Variable, Value]]:
+        """(Variable, new Value) pairs: how an eager call writes the new state back."""
+        return list(self._updates.values())
 
     def const(self, data, dtype) -> Value:
         arr = np.asarray(data, dtype=DType.of(dtype).numpy)

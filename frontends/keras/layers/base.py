@@ -157,7 +157,15 @@ class Layer:
 
     @property
     def variables(self) -> list[Variable]:
-        return self.weights
+        """Keras 3: the weights, then the random-seed state (Dropout's counter), which is
+        state a training step updates but not a weight."""
+        out = self.weights
+        seen = {id(w) for w in out}
+        return out + [v for v in self._seed_state() if id(v) not in seen]
+
+    def _seed_state(self) -> list[Variable]:
+        own = list(self.__dict__.get("_seed_variables", ()))
+        return own + [v for layer in self._sublayers() for v in layer._seed_state()]
 
     @property
     def trainable_weights(self) -> list[Variable]:
@@ -324,7 +332,9 @@ class Layer:
                 return trace.input(name, _type(x.shape, x.dtype.name))
             out = self._traced_call(*map_structure(feed, (args, kwargs)))
         flat = tensors_in(out)
-        results = interpret(builder.build([t.value for t in flat]), feeds)
+        results, env = interpret(builder.build([t.value for t in flat]), feeds, return_env=True)
+        for var, value in trace.variable_updates():  # a training call advances its state
+            var.assign(env[value])
         by_id = {id(t): r for t, r in zip(flat, results)}
         return map_structure(lambda t: by_id[id(t)] if isinstance(t, KerasTensor) else t, out)
 

@@ -4,8 +4,12 @@ never a primitive."""
 from __future__ import annotations
 
 import math
+import zlib
+
+import numpy as np
 
 from .. import activations, initializers, ops
+from ..tracing import KerasTensor, Variable, current_trace
 from .base import Layer
 
 
@@ -186,19 +190,72 @@ class Softmax(Layer):
 
 
 class Dropout(Layer):
-    """Inference emits nothing: the input passes through (training comes later)."""
+    """Inverted dropout, as Keras 3: in training each element is kept with probability
+    1 - rate and scaled by 1 / (1 - rate); at inference the input passes through and nothing
+    is emitted.
+
+    The randomness is `random_uniform(counter, x)` (aot/ops/random.py): a stateless hash of
+    the layer's seed (its `seed` argument, or a fixed one derived from its path, so that runs
+    repeat) and an int64 counter. The counter is a non-trainable Variable
+    "<layer path>/seed_counter" that each training step advances through the graph's
+    `updates`. Like Keras's seed generator it is state, not a weight: it is in `variables`,
+    not in `weights` (no parameter count, not in get_weights)."""
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if not 0 <= rate <= 1:
             raise ValueError("Invalid value received for argument `rate`. Expected a float "
                              f"value between 0 and 1. Received: rate={rate}")
-        self.rate, self.noise_shape, self.seed = rate, noise_shape, seed
+        self.rate, self.seed = rate, seed
+        self.noise_shape = tuple(noise_shape) if noise_shape is not None else None
+
+    def build(self, input_shape=None):
+        self.seed_counter = Variable(np.zeros((), np.int64), "seed_counter",
+                                     f"{self.path}/seed_counter", trainable=False)
+        self.seed_counter._layer = self
+        self._seed_variables = [self.seed_counter]
 
     def call(self, inputs, training=False):
-        if training and self.rate > 0:
-            raise NotImplementedError("Dropout in training mode comes with training support")
-        return inputs
+        if not training or self.rate == 0:
+            return inputs
+        if self.rate == 1:
+            return ops.multiply(inputs, 0.0)  # nothing kept (and no 0/0 in the gradient)
+        keep = ops.greater_equal(self._uniform(inputs), self.rate)
+        return ops.where(keep, ops.divide(inputs, 1.0 - self.rate), 0.0)
+
+    def _uniform(self, inputs):
+        """Uniform [0, 1) numbers of the noise shape, from this step's counter (advanced)."""
+        trace = current_trace()
+        counter = KerasTensor(trace.read_state(self.seed_counter), trace)
+        trace.update_state(self.seed_counter, ops.add(counter, 1))
+        dtype = inputs.dtype if inputs.dtype in ("float16", "bfloat16", "float32", "float64") \
+            else "float32"
+        return ops.emit("random_uniform", counter, self._noise_like(inputs),
+                        seed=self.effective_seed, dtype=dtype)
+
+    @property
+    def effective_seed(self) -> int:
+        """The `seed` argument, else a stable hash of the layer path (never Python's hash(),
+        which changes from run to run)."""
+        return int(self.seed) if self.seed is not None else zlib.crc32(self.path.encode())
+
+    def _noise_like(self, inputs):
+        """A tensor of the noise shape (None: the input's dim; 1: shared along that axis):
+        the input's first slice along each shared axis (`take`, so a symbolic dim works)."""
+        if self.noise_shape is None:
+            return inputs
+        if len(self.noise_shape) != inputs.ndim:
+            raise ValueError(f"Dropout {self.name!r}: noise_shape {self.noise_shape} does not "
+                             f"match the rank of input shape {inputs.shape}")
+        like = inputs
+        for axis, (n, d) in enumerate(zip(self.noise_shape, inputs.shape)):
+            if n is None or n == d:
+                continue
+            if n != 1:
+                raise ValueError(f"Dropout {self.name!r}: noise_shape {self.noise_shape} does "
+                                 f"not broadcast to input shape {inputs.shape} (axis {axis})")
+            like = ops.take(like, ops.constant(np.zeros((1,), np.int32)), axis=axis)
+        return like
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -1,8 +1,10 @@
-"""BatchNormalization (inference form: moving statistics) and LayerNormalization, both
-written as compositions of elementwise ops and reductions, so a later pass can fold them."""
+"""BatchNormalization (moving statistics at inference; batch statistics and moving-average
+updates in training) and LayerNormalization, both written as compositions of elementwise
+ops and reductions, so a later pass can fold them."""
 from __future__ import annotations
 
 from .. import initializers, ops
+from ..tracing import KerasTensor, current_trace
 from .base import Layer
 
 
@@ -17,9 +19,15 @@ def _broadcastable(layer: Layer, var, axes, rank: int):
 
 
 class BatchNormalization(Layer):
-    """y = (x - moving_mean) * gamma * rsqrt(moving_variance + epsilon) + beta.
+    """y = (x - mean) * gamma * rsqrt(variance + epsilon) + beta, per feature along `axis`.
 
-    Batch statistics (training=True) arrive with training support."""
+    Inference (and a frozen layer, `trainable=False`, as Keras 3) uses the moving statistics.
+    Training uses the batch mean and biased batch variance over every other axis (`mean`
+    divides by the run-time batch size, so a symbolic batch works), and puts Keras 3's
+    updates into the graph's `updates`:
+        moving_mean     <- moving_mean * momentum + batch_mean * (1 - momentum)
+        moving_variance <- moving_variance * momentum + batch_variance * (1 - momentum)
+    """
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones",
@@ -49,19 +57,42 @@ class BatchNormalization(Layer):
                                                initializer=self.moving_variance_initializer)
 
     def call(self, inputs, training=None, mask=None):
-        if training:
-            raise NotImplementedError("BatchNormalization in training mode comes with training "
-                                      "support")
         rank = inputs.ndim
         axes = [self.axis % rank]
 
         def w(var):
             return _broadcastable(self, var, axes, rank)
-        inv = ops.rsqrt(ops.add(w(self.moving_variance), self.epsilon))
+        centered, variance = None, None
+        if training and self.trainable:
+            centered, variance = self._batch_moments(inputs, axes)
+        inv = ops.rsqrt(ops.add(w(self.moving_variance) if variance is None else variance,
+                                self.epsilon))
         if self.gamma is not None:
             inv = ops.multiply(w(self.gamma), inv)
-        x = ops.multiply(ops.subtract(inputs, w(self.moving_mean)), inv)
+        if centered is None:
+            centered = ops.subtract(inputs, w(self.moving_mean))
+        x = ops.multiply(centered, inv)
         return ops.add(x, w(self.beta)) if self.beta is not None else x
+
+    def _batch_moments(self, inputs, axes):
+        """-> (x - batch mean, biased batch variance), both broadcastable against x; the
+        moving statistics' updates go to the trace."""
+        reduce = [a for a in range(inputs.ndim) if a not in axes]
+        mean = ops.mean(inputs, reduce, keepdims=True)
+        centered = ops.subtract(inputs, mean)
+        variance = ops.mean(ops.square(centered), reduce, keepdims=True)
+        self._update_moving(self.moving_mean, mean)
+        self._update_moving(self.moving_variance, variance)
+        return centered, variance
+
+    def _update_moving(self, var, batch_stat) -> None:
+        trace = current_trace()
+        old = KerasTensor(trace.read_state(var), trace)
+        stat = ops.reshape(batch_stat, var.shape)
+        if stat.dtype != old.dtype:
+            stat = ops.cast(stat, old.dtype)
+        new = ops.add(ops.multiply(old, self.momentum), ops.multiply(stat, 1.0 - self.momentum))
+        trace.update_state(var, new)
 
     def compute_output_shape(self, input_shape):
         return input_shape
