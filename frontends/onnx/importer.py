@@ -51,7 +51,21 @@ def import_onnx(source, *, name: Optional[str] = None) -> Graph:
     loader.refuse_unsupported(model.graph, opset)
     model = loader.infer_shapes(model)
     graph_name = name or _identifier(model.graph.name or "onnx_model")
-    return Importer(graph_name, opset).convert_graph(model.graph)
+    imp = Importer(graph_name, opset)
+    imp.declared = _declared_shapes(model.graph)
+    return imp.convert_graph(model.graph)
+
+
+def _declared_shapes(g: onnx.GraphProto) -> dict:
+    """Static shapes the model declares or onnx's shape inference found, by tensor name."""
+    out = {}
+    for vi in list(g.value_info) + list(g.output):
+        tt = vi.type.tensor_type if vi.type.HasField("tensor_type") else None
+        if tt is None or not tt.HasField("shape"):
+            continue
+        if all(d.HasField("dim_value") for d in tt.shape.dim):
+            out[vi.name] = tuple(int(d.dim_value) for d in tt.shape.dim)
+    return out
 
 
 def onnx_dtype(elem_type: int, where: str) -> DType:
@@ -78,6 +92,7 @@ class Importer:
         self._symbols: set[str] = set()
         self._fresh = 0
         self._outputs_done: set = set()
+        self.declared: dict = {}
 
     # ------------------------------------------------------------ the walk
 
@@ -178,7 +193,7 @@ class Importer:
             raise ONNXImportError(f"graph output {vi.name!r} is not produced by any node")
         t = self.env[vi.name]
         v = self.value(t)
-        if v.node is None or v.name not in (None, vi.name) or v in self._outputs_done:
+        if v.node is None or v in self._outputs_done:
             v = self.b.emit("reshape", v, shape=v.type.shape)  # a copy with the output's name
         v.name = vi.name
         self._outputs_done.add(v)
@@ -219,6 +234,16 @@ class Importer:
                               "must be a constant known at import time; it is computed at run "
                               "time, and shapes in our IR are fixed when compiling")
 
+    def is_const(self, i: int) -> bool:
+        t = self.input(i)
+        return t is None or isinstance(t, np.ndarray) or (isinstance(t, Param) and t.data is not None)
+
+    def declared_shape(self, k: int = 0):
+        """The static shape the model declares for output k (None when not static)."""
+        if k < len(self.node.output):
+            return self.declared.get(self.node.output[k])
+        return None
+
     def ints(self, i: int, what: str = "") -> Optional[tuple]:
         c = self.const(i, what)
         return None if c is None else tuple(_dim_item(v) for v in np.asarray(c).reshape(-1))
@@ -252,6 +277,8 @@ class Importer:
         return self.b.emit(op, *vals, name=name, **attrs)
 
     def _fold(self, op: str, arrays, attrs):
+        if any(a.dtype == object for a in arrays):
+            return _fold_symbolic(self, op, arrays, attrs)
         opdef = get_op(op)
         a = make_attrs(opdef.attrs, attrs, where=op)
         types = opdef.infer(a, *[self.type(x) for x in arrays])
@@ -270,6 +297,31 @@ class Importer:
 
     def fail(self, message: str) -> ONNXImportError:
         return ONNXImportError(f"{node_label(self.node)}: {message}")
+
+
+_SENTINEL = -(10 ** 15)
+
+
+def _fold_symbolic(ctx, op: str, arrays, attrs):
+    """Fold a shape op over arrays holding symbolic dims: each symbol stands in as a distinct
+    sentinel int, mapped back after; arithmetic on a symbol is refused."""
+    syms = sorted({v for a in arrays for v in a.reshape(-1) if isinstance(v, str)})
+    code = {s: _SENTINEL - k for k, s in enumerate(syms)}
+    back = {v: s for s, v in code.items()}
+    ints = [np.vectorize(lambda v: code.get(v, v), otypes=[np.int64])(a) if a.dtype == object
+            else a for a in arrays]
+    out = ctx._fold(op, ints, attrs)
+    outs = out if isinstance(out, tuple) else (out,)
+    res = []
+    for o in outs:
+        flat = o.reshape(-1)
+        if any(v <= _SENTINEL // 2 and v not in back for v in flat.tolist()):
+            raise ValueError(f"{op} computes with the symbolic dim(s) {', '.join(syms)}; "
+                             "only their positions may move")
+        if any(v in back for v in flat.tolist()):
+            o = np.asarray([back.get(v, v) for v in flat.tolist()], dtype=object).reshape(o.shape)
+        res.append(o)
+    return tuple(res) if isinstance(out, tuple) else res[0]
 
 
 def _as_type(arr, t: TensorType) -> np.ndarray:

@@ -9,9 +9,37 @@ from ..registry import converter
 
 def _axes(ctx, from_input: bool):
     if from_input:
+        if ctx.has_input(1) and ctx.type(ctx.input(1)).shape == (0,):
+            return ()  # an empty axes tensor, whatever its (run-time) source
+        if ctx.has_input(1) and not ctx.is_const(1):
+            return _declared_axes(ctx)
         return ctx.ints(1, "axes") if ctx.has_input(1) else None
     axes = ctx.attr("axes")
     return tuple(axes) if axes is not None else None
+
+
+def _declared_axes(ctx):
+    """Run-time axes, recovered from the output shape the model declares where that is
+    unambiguous (keepdims=1: the dims that became 1; keepdims=0: the one way the output
+    dims embed in the input's). Otherwise the axes must be constants."""
+    import itertools
+
+    t, out = ctx.type(ctx.input(0)), ctx.declared_shape()
+    if out is None or not t.is_static or len(out) > t.rank:
+        return ctx.ints(1, "axes")
+    if ctx.attr("keepdims", 1):
+        axes = tuple(i for i, (a, b) in enumerate(zip(t.shape, out)) if a != b)
+        if not axes and any(d != 1 for d in t.shape):
+            return ctx.ints(1, "axes")
+        return axes or tuple(range(t.rank))
+    fits = [keep for keep in itertools.combinations(range(t.rank), len(out))
+            if all(t.shape[k] == d for k, d in zip(keep, out))]
+    reduced = {tuple(i for i in range(t.rank) if i not in keep and t.shape[i] != 1)
+               for keep in fits}
+    if len(fits) != 1 and len(reduced) != 1:
+        return ctx.ints(1, "axes")
+    keep = fits[0]
+    return tuple(i for i in range(t.rank) if i not in keep) or tuple(range(t.rank))
 
 
 def _reduce(ctx, x, kind, axes):

@@ -62,8 +62,23 @@ def reshape_attr(ctx, node):
     return reshape_to(ctx, ctx.input(0), tuple(ctx.attr("shape", [])))
 
 
+def declared_reshape(ctx, i: int):
+    """When input i (a shape or axes) is only known at run time but the model declares the
+    output's static shape, the op is a reshape to that shape; None otherwise."""
+    if ctx.is_const(i):
+        return None
+    shape = ctx.declared_shape()
+    x = ctx.input(0)
+    if shape is None or not ctx.type(x).is_static or static_size(shape) != ctx.type(x).size:
+        return None
+    return ctx.emit("reshape", x, shape=shape)
+
+
 @converter("Reshape", since=5)
 def reshape(ctx, node):
+    out = declared_reshape(ctx, 1)
+    if out is not None:
+        return out
     return reshape_to(ctx, ctx.input(0), ctx.ints(1, "shape"), bool(ctx.attr("allowzero", 0)))
 
 
@@ -99,6 +114,9 @@ def squeeze_attr(ctx, node):
 
 @converter("Squeeze", since=13)
 def squeeze(ctx, node):
+    out = declared_reshape(ctx, 1)
+    if out is not None:
+        return out
     axes = ctx.ints(1, "axes")
     return ctx.emit("squeeze", ctx.input(0), axes=axes)
 
@@ -110,6 +128,9 @@ def unsqueeze_attr(ctx, node):
 
 @converter("Unsqueeze", since=13)
 def unsqueeze(ctx, node):
+    out = declared_reshape(ctx, 1)
+    if out is not None:
+        return out
     return ctx.emit("expand_dims", ctx.input(0), axes=ctx.ints(1, "axes"))
 
 
@@ -145,6 +166,12 @@ def split_attr(ctx, node):
 
 @converter("Split", since=13)
 def split(ctx, node):
+    if not ctx.is_const(1):
+        t = ctx.type(ctx.input(0))
+        axis = norm_axis(ctx.attr("axis", 0), t.rank)
+        shapes = [ctx.declared_shape(k) for k in range(len(node.output))]
+        if all(s is not None for s in shapes):
+            return _split(ctx, node, tuple(s[axis] for s in shapes))
     return _split(ctx, node, ctx.ints(1, "split"))
 
 
@@ -191,6 +218,8 @@ def expand(ctx, node):
     from aot.ops.common import broadcast_shapes
 
     x = ctx.input(0)
+    if not ctx.is_const(1) and ctx.declared_shape() is not None:
+        return ctx.emit("broadcast_to", x, shape=ctx.declared_shape())
     target = broadcast_shapes(ctx.type(x).shape, ctx.ints(1, "shape"))
     if tuple(target) == ctx.type(x).shape:
         return x
@@ -199,6 +228,9 @@ def expand(ctx, node):
 
 @converter("Tile", since=6)
 def tile(ctx, node):
+    shape, t = ctx.declared_shape(), ctx.type(ctx.input(0))
+    if not ctx.is_const(1) and shape is not None and t.is_static and 0 not in t.shape:
+        return ctx.emit("tile", ctx.input(0), repeats=tuple(o // i for o, i in zip(shape, t.shape)))
     return ctx.emit("tile", ctx.input(0), repeats=ctx.ints(1, "repeats"))
 
 
