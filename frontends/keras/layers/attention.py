@@ -14,6 +14,7 @@ import numpy as np
 from .. import initializers, ops
 from ..tracing import KerasTensor
 from .base import Layer
+from .core import Dropout
 
 
 class EinsumDense(Layer):
@@ -99,6 +100,10 @@ class MultiHeadAttention(Layer):
         self._output_dense = self._sublayer("out", "attention_output", self.value_dim,
                                             self._output_units(query_shape))
         self._output_dense.build(tuple(query_shape[:-1]) + (self.num_heads, self.value_dim))
+        self._dropout_layer = None
+        if self.dropout > 0:  # on the attention probabilities, as Keras
+            self._dropout_layer = Dropout(self.dropout, seed=self.seed, name="dropout")
+            self._dropout_layer.build(None)
 
     def _build_for_call(self, args, kwargs):
         names = ("query", "value", "key")
@@ -120,7 +125,9 @@ class MultiHeadAttention(Layer):
         scores = ops.matmul(ops.transpose(q, (0, 2, 1, 3)), ops.transpose(k, (0, 2, 3, 1)))
         mask = self._mask(query, value, attention_mask, use_causal_mask)
         probs = ops.softmax(scores, -1) if mask is None else _masked_softmax(scores, mask)
-        out = ops.matmul(probs, ops.transpose(v, (0, 2, 1, 3)))
+        dropped = self._dropout_layer(probs, training=True) \
+            if training and self._dropout_layer is not None else probs
+        out = ops.matmul(dropped, ops.transpose(v, (0, 2, 1, 3)))
         out = self._output_dense(ops.transpose(out, (0, 2, 1, 3)))
         return (out, probs) if return_attention_scores else out
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import activations, initializers, ops
 from .base import Layer, UnknownArgumentError
+from .core import Dropout
 
 
 def _rows(var, start: int, stop: int):
@@ -210,6 +211,17 @@ class _RNN(Layer):
             raise ValueError(f"{type(self).__name__} needs a static number of time steps, got "
                              f"input shape {sequences_shape}")
         self.cell.build(sequences_shape)
+        # Keras draws one dropout mask per sequence for the inputs and one for the state,
+        # and uses it at every step: noise shape (batch, 1, features) for the inputs.
+        self._input_dropout = self._recurrent_dropout = None
+        if self.cell.dropout > 0:
+            self._input_dropout = Dropout(self.cell.dropout, noise_shape=(None, 1, sequences_shape[-1]),
+                                          seed=self.cell.seed, name="input_dropout")
+            self._input_dropout.build(sequences_shape)
+        if self.cell.recurrent_dropout > 0:
+            self._recurrent_dropout = Dropout(self.cell.recurrent_dropout, seed=self.cell.seed,
+                                              name="recurrent_dropout")
+            self._recurrent_dropout.build((sequences_shape[0], self.cell.units))
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         if mask is not None:
@@ -219,12 +231,19 @@ class _RNN(Layer):
         if len(states) != self._n_states:
             raise ValueError(f"{type(self).__name__} expects {self._n_states} initial state "
                              f"tensor(s), got {len(states)}")
+        if training and self._input_dropout is not None:
+            sequences = self._input_dropout(sequences, training=True)
         projected = self.cell.project(sequences)
         ctx = self.cell.prepare()
         order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
-        outputs = []
+        outputs, state_mask = [], None
         for t in order:
             x_t = ops.squeeze(ops.slice_axes(projected, [t], [t + 1], [1]), [1])
+            if training and self._recurrent_dropout is not None and states[0] is not None:
+                if state_mask is None:  # one mask for the whole sequence
+                    state_mask = self._recurrent_dropout(
+                        ops.add(ops.multiply(states[0], 0.0), 1.0), training=True)
+                states = [ops.multiply(states[0], state_mask)] + list(states[1:])
             out, states = self.cell.step(x_t, states, ctx)
             outputs.append(out)
         if self.return_sequences:
