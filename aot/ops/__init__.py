@@ -7,3 +7,8 @@ from . import nn  # noqa: F401
 from . import conv  # noqa: F401
 from . import pool  # noqa: F401
 from . import random  # noqa: F401
+from . import bitwise  # noqa: F401
+from . import linalg  # noqa: F401
+from . import image  # noqa: F401
+from . import sorting  # noqa: F401
+from . import gather_nd  # noqa: F401
