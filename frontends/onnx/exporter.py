@@ -60,19 +60,31 @@ class _Writer:
     def model(self) -> onnx.ModelProto:
         g = self.g
         inputs = [self._value_info(v, self.name(v)) for v in g.inputs]
+        direct = self._name_outputs()
         for p in g.params:
             self._param(p)
         for node in g.nodes:
             self._node(node)
         outputs = []
         for out_name, v in zip(g.output_names, g.outputs):
-            self.nodes.append(helper.make_node("Identity", [self.name(v)], [out_name]))
+            if out_name not in direct:
+                self.nodes.append(helper.make_node("Identity", [self.name(v)], [out_name]))
             outputs.append(self._value_info(v, out_name))
         graph = helper.make_graph(self.nodes, g.name, inputs, outputs, self.inits)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                                   producer_name="aot")
         model.ir_version = IR_VERSION
         return model
+
+    def _name_outputs(self) -> set:
+        """Node outputs take their graph output's name; the rest get an Identity later."""
+        direct = set()
+        self.used.update(self.g.output_names)
+        for out_name, v in zip(self.g.output_names, self.g.outputs):
+            if v.node is not None and id(v) not in self.names:
+                self.names[id(v)] = out_name
+                direct.add(out_name)
+        return direct
 
     # -------------------------------------------------------------- names and consts
 
@@ -96,7 +108,9 @@ class _Writer:
     def const(self, data, dtype=None) -> str:
         arr = np.asarray(data, dtype=dtype)
         name = self.fresh("c")
-        self.inits.append(numpy_helper.from_array(arr, name))
+        t = numpy_helper.from_array(arr, name)
+        t.doc_string = "aot:const"
+        self.inits.append(t)
         return name
 
     def ints(self, values) -> str:

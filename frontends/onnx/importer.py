@@ -45,10 +45,11 @@ def import_onnx(source, *, name: Optional[str] = None) -> Graph:
 
     Raises ONNXImportError (one line) for anything malformed or unsupported."""
     model, _ = loader.load_model(source)
-    loader.check_model(model)
+    loader.check_opset(model)
     model = loader.inline_functions(model)
     opset = loader.default_opset(model)
     loader.refuse_unsupported(model.graph, opset)
+    loader.check_model(model)
     model = loader.infer_shapes(model)
     graph_name = name or _identifier(model.graph.name or "onnx_model")
     imp = Importer(graph_name, opset)
@@ -93,6 +94,7 @@ class Importer:
         self._fresh = 0
         self._outputs_done: set = set()
         self.declared: dict = {}
+        self._const_names: dict[int, str] = {}
 
     # ------------------------------------------------------------ the walk
 
@@ -155,10 +157,12 @@ class Importer:
         if data.dtype != dtype.numpy:
             data = data.astype(dtype.numpy)
         kind = KIND_DOC.get(t.doc_string) or ("weight" if dtype.is_float else "const")
-        p = self.b.param(t.name, data, trainable=kind == "weight", state=kind == "state")
-        self.env[t.name] = p if kind != "const" else data
-        if kind == "const":
-            self._materialized[id(data)] = (data, p)
+        if kind == "const":  # a param only if some node needs it as a value (see `value`)
+            self.env[t.name] = data
+            self._const_names[id(data)] = t.name
+            return
+        self.env[t.name] = self.b.param(t.name, data, trainable=kind == "weight",
+                                        state=kind == "state")
 
     def _value_type(self, vi: onnx.ValueInfoProto) -> TensorType:
         if not vi.type.HasField("tensor_type"):
@@ -263,7 +267,9 @@ class Importer:
             return hit[1]
         if t.dtype == object:
             t = _concrete(t, self.node)
-        name = self.node.output[0] if self.node is not None and self.node.output else "const"
+        name = self._const_names.get(id(t))
+        if name is None:
+            name = self.node.output[0] if self.node is not None and self.node.output else "const"
         p = self.b.const(t, dtype=DType.of(t.dtype), name=name)
         self._materialized[id(t)] = (t, p)
         return p

@@ -54,13 +54,16 @@ def default_opset(model: onnx.ModelProto) -> int:
     return 1  # a model importing no default-domain opset uses no standard op
 
 
-def check_model(model: onnx.ModelProto) -> None:
-    """onnx's own checker (structure, names, attribute types, opset known to onnx)."""
+def check_opset(model: onnx.ModelProto) -> None:
     opset = default_opset(model)
     latest = onnx.defs.onnx_opset_version()
-    if opset > latest:
+    if not MIN_OPSET <= opset <= latest:
         raise ONNXImportError(f"model uses opset {opset}; onnx {onnx.__version__} knows "
-                              f"opsets up to {latest}")
+                              f"opsets {MIN_OPSET} to {latest}")
+
+
+def check_model(model: onnx.ModelProto) -> None:
+    """onnx's own checker (structure, names, attribute types)."""
     try:
         onnx.checker.check_model(model)
     except Exception as e:

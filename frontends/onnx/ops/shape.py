@@ -267,7 +267,8 @@ def pad(ctx, node):
 
 @converter("ConstantOfShape")
 def constant_of_shape(ctx, node):
-    dims = ctx.ints(0, "shape")
+    declared = None if ctx.is_const(0) else ctx.declared_shape()
+    dims = declared if declared is not None else ctx.ints(0, "shape")
     value = ctx.attr("value")
     fill = numpy_helper.to_array(value).reshape(-1) if value is not None else np.zeros(1, np.float32)
     if any(isinstance(d, str) for d in dims):
