@@ -12,3 +12,4 @@ from . import linalg  # noqa: F401
 from . import image  # noqa: F401
 from . import sorting  # noqa: F401
 from . import gather_nd  # noqa: F401
+from . import creation  # noqa: F401
