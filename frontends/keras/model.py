@@ -154,7 +154,8 @@ class Model(Layer):
     def save(self, filepath, overwrite=True):
         """Write the compiled artifact (NAME.aot/: manifest, kernels, weights) that
         `aot.runtime.load` runs without the compiler. Atomic: an interrupted save leaves
-        any earlier artifact at `filepath` intact."""
+        any earlier artifact at `filepath` intact. A model compiled with a loss saves its
+        training entries and state too (weights, optimizer slots, step count)."""
         import os
 
         import aot
@@ -162,7 +163,45 @@ class Model(Layer):
         if not overwrite and os.path.exists(filepath):
             raise FileExistsError(f"{filepath} exists and overwrite=False")
         self._ensure_built()
+        if self._trainer is not None and self._trainer.loss is not None:
+            self._trainer.save(filepath)
+            return
         aot.compile(self, target=self._target or "llvm", output=str(filepath))
+
+    # ------------------------------------------------------------ training (training.py)
+
+    _trainer = None  # set by compile()
+    stop_training = False
+    history = None
+
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, **kwargs):
+        """Keras' compile, plus `target` (default "llvm") and `tuning_db`."""
+        from .training import compile_model
+
+        compile_model(self, optimizer, loss, loss_weights, metrics, **kwargs)
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            **kwargs):
+        """Keras' fit on compiled training steps; returns a History."""
+        from .training import fit
+
+        return fit(self, x, y, batch_size, epochs, verbose, callbacks, **kwargs)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", **kwargs):
+        """The loss, or [loss, *metrics] (a dict with return_dict=True), compiled."""
+        from .training import evaluate
+
+        return evaluate(self, x, y, batch_size, verbose, **kwargs)
+
+    def train_on_batch(self, x, y=None, **kwargs):
+        from .training import train_on_batch
+
+        return train_on_batch(self, x, y, **kwargs)
+
+    def test_on_batch(self, x, y=None, **kwargs):
+        from .training import test_on_batch
+
+        return test_on_batch(self, x, y, **kwargs)
 
     def predict_reference(self, x):
         """The same answer from the numpy interpreter (the oracle), whole batch at once."""
