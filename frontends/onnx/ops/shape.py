@@ -300,8 +300,7 @@ def nonzero(ctx, node):
     return np.asarray(np.nonzero(x), dtype=np.int64)
 
 
-@converter("Trilu")
-def trilu(ctx, node):
+def _trilu_by_mask(ctx, node):
     x = ctx.input(0)
     t = ctx.type(x)
     k = ctx.const(1, "k")
