@@ -7,8 +7,9 @@ entries predict, train_step and evaluate (`aot.compile(model, training=spec)`);
 the batch dim is symbolic, so the last partial batch runs the same kernels.
 The compiled module holds the weights and optimizer state between calls: a
 second `fit` continues where the first stopped. The model's Variables are
-copied from the module after each epoch (callbacks see the trained weights)
-and pushed back to it when user code changes them (`set_weights`).
+copied from the module at the end of each epoch (epoch-end callbacks see the
+trained weights; mid-epoch, get_weights gives those of the epoch's start) and
+pushed back to it before the next step when user code changes them.
 """
 from __future__ import annotations
 
@@ -302,6 +303,7 @@ def _train_epoch(trainer, module, cbs, names, arrays, batches, epoch, epochs, st
     for step in range(steps):
         idx = next(batches)
         cbs.on_train_batch_begin(step)
+        trainer._push()  # weights a batch callback set
         feeds = {k: a[idx] for k, a in zip(names, arrays)}
         raw = trainer.train_batch(module, feeds, f"epoch {epoch + 1}/{epochs}, step {step + 1}/{steps}")
         acc.add(raw, len(idx))

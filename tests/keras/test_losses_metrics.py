@@ -168,8 +168,8 @@ def test_accuracies_match_numpy():
     sparse = np.mean(CLASSES == PROBS.argmax(-1))
     np.testing.assert_allclose(metrics.SparseCategoricalAccuracy()(CLASSES, PROBS), sparse)
     np.testing.assert_allclose(metrics.SparseCategoricalAccuracy()(CLASSES[:, None], PROBS), sparse)
-    np.testing.assert_allclose(metrics.MeanAbsoluteError()(REG_Y, REG_P), np.mean(np.abs(REG_Y - REG_P)),
-                               rtol=1e-6)
+    np.testing.assert_allclose(metrics.MeanAbsoluteError()(REG_Y, REG_P),
+                               np.mean(np.abs(REG_Y - REG_P)), rtol=1e-6)
     np.testing.assert_allclose(metrics.MeanSquaredError()(REG_Y, REG_P), np.mean((REG_Y - REG_P) ** 2),
                                rtol=1e-6)
 

@@ -77,8 +77,8 @@ def test_classifier_learns_with_metrics_and_seeded_shuffling(capsys):
         set_random_seed(7)
         model = aot.Sequential([layers.Dense(16, activation="relu", input_shape=(4,)),
                                 layers.Dense(2, activation="softmax", name="probs")])
-        model.compile(optimizer=aot.optimizers.Adam(0.02), loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
+        model.compile(optimizer=aot.optimizers.Adam(0.02),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         return model, model.fit(x, y, batch_size=16, epochs=8, validation_data=(x[:32], y[:32]))
 
     model, history = run()

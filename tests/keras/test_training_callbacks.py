@@ -128,7 +128,8 @@ def test_progress_output(capsys):
     model.fit(X, Y, batch_size=5, epochs=2, verbose=2, validation_split=0.2)
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "Epoch 1/2" and out[2] == "Epoch 2/2"
-    assert out[1].startswith("2/2 - ") and " - loss: " in out[1] and out[1].split(" - ")[-1].startswith("val_loss: ")
+    assert out[1].startswith("2/2 - ") and " - loss: " in out[1]
+    assert out[1].split(" - ")[-1].startswith("val_loss: ")
     model.evaluate(X, Y)
     line = capsys.readouterr().out.strip()
     assert line.startswith("1/1 ━━━━━━━━━━━━━━━━━━━━") and " - loss: " in line
