@@ -74,12 +74,13 @@ def _adam(e: Emitter, c: dict, w, g, slots):
     return w_new, new_slots
 
 
-def _adamw(e: Emitter, c: dict, w, g, slots):
-    """Keras AdamW: decoupled decay w -= w * wd * lr, applied before the Adam step."""
-    wd = c.get("weight_decay", 0.004)
-    if wd:
-        w = e.subtract(w, e.multiply(w, e.multiply(e.k(wd, w), e.lr_like(w))))
-    return _adam(e, c, w, g, slots)
+def apply_weight_decay(e: Emitter, c: dict, w):
+    """Keras' decoupled weight decay, for every optimizer (AdamW is Adam with a default of
+    0.004): w -= w * weight_decay * lr, before the optimizer's own step."""
+    wd = c.get("weight_decay", 0.004 if c["name"].lower() == "adamw" else None)
+    if not wd:
+        return w
+    return e.subtract(w, e.multiply(w, e.multiply(e.k(wd, w), e.lr_like(w))))
 
 
 def _rmsprop(e: Emitter, c: dict, w, g, slots):
@@ -112,7 +113,7 @@ def _adagrad(e: Emitter, c: dict, w, g, slots):
 RULES = {
     "sgd": (_sgd, lambda c: ["momentum"] if c.get("momentum") else [], lambda c: 0.0),
     "adam": (_adam, lambda c: ["m", "v"] + (["vhat"] if c.get("amsgrad") else []), lambda c: 0.0),
-    "adamw": (_adamw, lambda c: ["m", "v"] + (["vhat"] if c.get("amsgrad") else []), lambda c: 0.0),
+    "adamw": (_adam, lambda c: ["m", "v"] + (["vhat"] if c.get("amsgrad") else []), lambda c: 0.0),
     "rmsprop": (_rmsprop, lambda c: ["rms"] + (["mean_grad"] if c.get("centered") else [])
                 + (["momentum"] if c.get("momentum") else []), lambda c: 0.0),
     "adagrad": (_adagrad, lambda c: ["accumulator"], lambda c: c.get("initial_accumulator_value", 0.1)),

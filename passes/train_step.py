@@ -23,7 +23,8 @@ import numpy as np
 from aot.ir import Graph, GraphBuilder, IRError, Param, TensorType, Value
 
 from .autodiff import build_gradients, zeros_like
-from .optimizers import Emitter, clip_gradients, learning_rate, rule_for, slot_inits
+from .optimizers import (Emitter, apply_weight_decay, clip_gradients, learning_rate, rule_for,
+                         slot_inits)
 
 ITERATIONS = "optimizer/iterations"
 
@@ -125,7 +126,7 @@ def _apply_optimizer(b: GraphBuilder, config: dict, weights: list[Param], grads:
     for w, g in zip(weights, grads):
         slots = [b.param(f"optimizer/{w.name}/{slot}", data, trainable=False, state=True)
                  for slot, data in slot_inits(config, w)]
-        new_w, new_slots = rule(e, config, w, g, slots)
+        new_w, new_slots = rule(e, config, apply_weight_decay(e, config, w), g, slots)
         updates[w] = new_w
         updates.update(zip(slots, new_slots))
     return updates

@@ -109,8 +109,6 @@ class Optimizer:
                              f"global_clipnorm={global_clipnorm}")
         unsupported = {"use_ema": use_ema, "loss_scale_factor": loss_scale_factor,
                        "gradient_accumulation_steps": gradient_accumulation_steps}
-        if weight_decay is not None and self._rule != "adamw":
-            unsupported["weight_decay"] = weight_decay
         bad = {k: v for k, v in unsupported.items() if v}
         if bad:
             raise NotImplementedError(f"{type(self).__name__}: {bad} is not supported yet")

@@ -77,6 +77,9 @@ def keras_step(c, ws, gs, slots, it):
     name, lr, t = c["name"], lr_at(c, it), it + 1
     out_w, out_s = [], []
     for w, g, s in zip(ws, gs, slots):
+        wd = c.get("weight_decay", 0.004 if name == "adamw" else None)
+        if wd:
+            w = w - w * wd * lr
         if name == "sgd":
             if c.get("momentum"):
                 v = c["momentum"] * s[0] - lr * g
@@ -85,8 +88,6 @@ def keras_step(c, ws, gs, slots, it):
             else:
                 w = w - lr * g
         elif name in ("adam", "adamw"):
-            if name == "adamw":
-                w = w - w * c["weight_decay"] * lr
             b1, b2, eps = c.get("beta_1", 0.9), c.get("beta_2", 0.999), c.get("epsilon", 1e-7)
             m = s[0] + (g - s[0]) * (1 - b1)
             v = s[1] + (g * g - s[1]) * (1 - b2)
@@ -145,6 +146,8 @@ CONFIGS = [
     {"name": "rmsprop", "learning_rate": 0.01, "centered": True, "momentum": 0.5},
     {"name": "adagrad", "learning_rate": 0.1, "initial_accumulator_value": 0.1},
     {"name": "sgd", "learning_rate": 0.05, "clipnorm": 0.5},
+    {"name": "rmsprop", "learning_rate": 0.01, "weight_decay": 0.05},
+    {"name": "adamw", "learning_rate": 0.05},
     {"name": "sgd", "learning_rate": 0.05, "clipvalue": 0.1},
     {"name": "adam", "learning_rate": 0.05, "global_clipnorm": 0.3},
     {"name": "sgd", "learning_rate": SCHEDULE_EXP},
