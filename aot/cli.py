@@ -193,8 +193,15 @@ def _load_model(spec: str):
               help="llvm, c, aarch64, cuda, opencl, metal, webgpu.")
 @click.option("-o", "--output", type=click.Path(file_okay=False),
               help="The artifact directory to write (default: MODEL_NAME.aot).")
+@click.option("--train", is_flag=True,
+              help="Also compile train_step and evaluate entries (zoo models), with --loss and "
+                   "--optimizer.")
+@click.option("--loss", default=None, metavar="L",
+              help="A Keras loss name, e.g. sparse_categorical_crossentropy (with --train).")
+@click.option("--optimizer", default="adam", show_default=True, metavar="O",
+              help="sgd, adam, adamw, rmsprop or adagrad (with --train).")
 @_clean_errors
-def compile_cmd(model, target, output):
+def compile_cmd(model, target, output, train, loss, optimizer):
     """Compile MODEL (.air file or zoo name) for TARGET into an artifact."""
     from tqdm import tqdm
 
@@ -202,6 +209,9 @@ def compile_cmd(model, target, output):
 
     graph_or_model = _load_model(model)
     output = output or f"{Path(model).stem}.aot"
+    if train:
+        click.echo(_compile_for_training(graph_or_model, model, target, output, loss, optimizer))
+        return
     with tqdm(total=len(_STEPS), desc="compiling", file=sys.stderr, disable=None,
               leave=False) as bar:
         def on_step(name):
@@ -212,6 +222,24 @@ def compile_cmd(model, target, output):
         click.echo(f"wrote {output} (target {target}: run it on that device)")
     else:
         click.echo(f"wrote {output}: predict{module.signature}")
+
+
+def _compile_for_training(model, name: str, target: str, output: str, loss, optimizer) -> str:
+    """A Keras-style model compiled with `loss` and `optimizer`, saved with its training entries."""
+    if not hasattr(model, "compile") or not hasattr(model, "save"):
+        raise ValueError(f"{name}: --train needs a zoo model (a Keras-style model); "
+                         "an IR graph has no loss to train")
+    if loss is None:
+        raise ValueError("--train needs --loss (e.g. sparse_categorical_crossentropy)")
+    model.compile(optimizer=optimizer, loss=loss, target=target)
+    model.save(output)
+    from aot.runtime.artifact import read_manifest
+    from aot.runtime.signature import format_shape
+
+    entries = read_manifest(output)["entries"]
+    sig = ", ".join(f"{i['name']}: {format_shape(i['shape'])} {i['dtype']}"
+                    for i in entries["train_step"]["inputs"])
+    return f"wrote {output}: entries {', '.join(entries)}; train_step({sig})"
 
 
 # ------------------------------------------------------------------ run
