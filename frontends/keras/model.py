@@ -301,6 +301,16 @@ def _first(x):
     return x
 
 
+def adjust_rank(a: np.ndarray, shape) -> np.ndarray:
+    """Keras' rank adjustment: data one rank short of a (..., 1) input gains that axis
+    (`fit([1., 2.], ...)` for `input_shape=[1]`); one rank over with a trailing 1 loses it."""
+    if a.ndim == len(shape) - 1 and shape[-1] == 1:
+        return a[..., None]
+    if a.ndim == len(shape) + 1 and a.ndim > 1 and a.shape[-1] == 1:
+        return a[..., 0]
+    return a
+
+
 def _feeds(graph, x) -> list[np.ndarray]:
     """Arrays in graph-input order, cast to the inputs' dtypes: one array (or nested
     Python list) for one input; a list/tuple or a dict by input name for several."""
@@ -318,7 +328,8 @@ def _feeds(graph, x) -> list[np.ndarray]:
     else:
         items = [x[0] if isinstance(x, (list, tuple)) and len(x) == 1
                  and isinstance(x[0], np.ndarray) else x]
-    arrays = [np.asarray(a, dtype=v.type.dtype.numpy) for a, v in zip(items, graph.inputs)]
+    arrays = [adjust_rank(np.asarray(a, dtype=v.type.dtype.numpy), v.type.shape)
+              for a, v in zip(items, graph.inputs)]
     for a, v in zip(arrays, graph.inputs):
         if not v.type.matches(a.shape):
             raise ValueError(f"input {v.name!r}: expected shape {v.type}, got {a.shape}")
