@@ -6,7 +6,10 @@ compiles and runs a graph on the host CPU (tests use it to check lowerings
 against the interpreter without going through an artifact).
 
 The Relax pipeline, by kind of target:
-- CPU (llvm, aarch64, c): TVM's default build pipeline.
+- CPU (llvm, aarch64): TVM's CPU stages with our default schedules
+  (`aot.codegen.schedules`: tiled, vectorized, parallel matmul/conv/pool/reduction
+  kernels) after legalization, so untuned code is fast.
+- c: TVM's default build pipeline (portable C, no vector types).
 - GPU (cuda, opencl, metal, webgpu): TVM's per-target default pipeline, whose
   legalize stage ends with dlight's default GPU schedules (matmul, GEMV,
   reductions, and a fallback that binds every spatial loop), then
@@ -48,8 +51,28 @@ def build(entries: list[Entry], target: str = "llvm"):
 
 
 def relax_pipeline(tgt):
-    """TVM's default pipeline for CPU targets; for GPU targets, the scheduled one below."""
-    return gpu_pipeline(tgt) if "gpu" in tgt.keys else "default"
+    """The scheduled pipelines below for llvm and GPU targets; TVM's default one for c."""
+    if "gpu" in tgt.keys:
+        return gpu_pipeline(tgt)
+    return cpu_pipeline(tgt) if tgt.kind.name == "llvm" else "default"
+
+
+def cpu_pipeline(tgt):
+    """TVM's four CPU stages, with our default schedules right after legalization (the
+    PrimFuncs are fused by then, so each schedule covers its epilogue too)."""
+    from tvm.relax.backend.cpu_generic import pipeline as stages
+
+    from .schedules import default_schedule_pass
+
+    @tvm.transform.module_pass(opt_level=0, name="AotCPUPipeline")
+    def pipeline(mod, _ctx):
+        with tgt:
+            passes = (stages.library_dispatch_passes(tgt) + stages.legalize_passes(tgt)
+                      + [default_schedule_pass(tgt)]
+                      + stages.dataflow_lower_passes(tgt) + stages.finalize_passes(tgt))
+            return tvm.transform.Sequential(passes)(mod)
+
+    return pipeline
 
 
 def gpu_pipeline(tgt):

@@ -1,0 +1,152 @@
+"""Matmul and convolution (dense, batched, NHWC/NCHW, strided, dilated, grouped,
+depthwise, transposed): any block `out[s...] += a[...] * b[...]` with a reduction.
+
+The schedule is the classic register-blocked one:
+
+    parallel for (batch, column tiles, other spatial, row tiles):   # fused
+        acc[mr, nr] = 0                                             # vector registers
+        for reduction loops (k, or ry, rx, rc):
+            for mr (unrolled): for nr (vectorized): acc += a * b
+        epilogue on acc (bias, batch norm, activation, residual add): store
+- the vector axis is the output's last axis (contiguous stores; the operand it
+  indexes is read as whole vectors);
+- the row axis is a static output axis that operand does not depend on, so each
+  loaded vector is reused `mr` times (conv NHWC: output x; NCHW: output channel;
+  matmul: row);
+- column tiles are outside the rows, so one column panel of the weights stays in
+  cache while all rows stream past it;
+- elementwise blocks after the contraction are inlined into one epilogue that is
+  computed on the tile while it is in registers.
+"""
+from __future__ import annotations
+
+from .analysis import is_multiply_accumulate, normalize, region_vars, static
+from .common import cores, inline_epilogue, vector_lanes
+
+
+def find_contraction(sch, blocks):
+    """The multiply-accumulate reduction block with the most iterators, or None."""
+    best = None
+    for b in blocks:
+        stmt = sch.get(b.block_rv)
+        if not b.is_reduction() or len(stmt.reads) < 2 or not is_multiply_accumulate(stmt):
+            continue
+        if "S" not in b.dom_kind() or "R" not in b.dom_kind():
+            continue
+        if best is None or len(b.iters) > len(best.iters):
+            best = b
+    return best
+
+
+def schedule_contraction(sch, target) -> bool:
+    """Schedule the contraction of `sch`'s function in place; False when there is none or
+    its shape does not fit (the caller then tries other rules)."""
+    blocks = normalize(sch)
+    if not blocks:
+        return False
+    main = find_contraction(sch, blocks)
+    if main is None:
+        return False
+    plan = _plan(sch, main, vector_lanes(target, sch.get(main.block_rv)))
+    if plan is None:
+        return False
+    epilogue = inline_epilogue(sch, main.block_rv, blocks)
+    _tile(sch, main, plan, epilogue, cores(target))
+    return True
+
+
+def _plan(sch, main, lanes):
+    """Choose the vector iterator, the row iterator and their tile sizes."""
+    stmt = sch.get(main.block_rv)
+    if len(stmt.writes) != 1 or not stmt.writes[0].region:
+        return None  # a scalar result (vector dot product): nothing to tile
+    out_last = stmt.writes[0].region[-1].min
+    iters = main.iters
+    vec = next((it for it in iters if it.kind == "S" and out_last.same_as(it.var)), None)
+    if vec is None or static(vec.dom) is None:
+        return None
+    vector_reads = [r for r in stmt.reads if vec.var in region_vars(r)]
+    used = set().union(*(region_vars(r) for r in vector_reads))
+    out_order = [r.min for r in stmt.writes[0].region]
+    rows = [it for it in iters if it.kind == "S" and it is not vec and static(it.dom)]
+    # Prefer a row axis the vector operand ignores (each vector reused mr times), then the
+    # output axis closest to the last one.
+    def rank(it):
+        pos = next((i for i, e in enumerate(out_order) if e.same_as(it.var)), -1)
+        return (it.var not in used, pos)
+    row = max(rows, key=rank, default=None)
+    nr, mr = _register_tile(static(vec.dom), static(row.dom) if row is not None else 1, lanes)
+    packable = [i for i, r in enumerate(vector_reads)
+                if row is None or row.var not in region_vars(r)]
+    pack = list(stmt.reads).index(vector_reads[packable[0]]) if len(packable) == 1 else None
+    return vec, nr, row, mr, pack
+
+
+def _register_tile(cols, rows, lanes, registers=24):
+    """(nr, mr): the accumulator tile, nr columns (whole vectors where the extent allows) by
+    mr rows, dividing both extents and using as many of the registers as possible."""
+    best = None
+    for nr in _vector_tiles(cols, lanes):
+        vectors = -(-nr // lanes)
+        mr = _divisor_tile(rows, max(1, registers // vectors))
+        score = (mr * vectors, -(mr + vectors))
+        if best is None or score > best[0]:
+            best = (score, nr, mr)
+    return best[1], best[2]
+
+
+def _vector_tiles(extent, lanes):
+    """Candidate column tiles: 1 to 4 whole vectors dividing the extent; a short or odd
+    extent takes all of it or its largest divisor up to one vector."""
+    whole = [w * lanes for w in (4, 2, 1) if extent % (w * lanes) == 0]
+    if whole:
+        return whole
+    if extent <= 2 * lanes:
+        return [extent]
+    return [max(d for d in range(1, lanes + 1) if extent % d == 0)]
+
+
+def _divisor_tile(extent, limit):
+    return max(d for d in range(1, min(extent, limit) + 1) if extent % d == 0)
+
+
+def _tile(sch, main, plan, epilogue, cores):
+    vec, nr, row, mr, pack = plan
+    block = main.block_rv
+    v0, v1 = sch.split(vec.loop_rv, [None, nr])
+    r0, r1 = sch.split(row.loop_rv, [None, mr]) if row is not None else (None, None)
+    spatial = [it for it in main.iters if it.kind == "S" and it is not vec and it is not row]
+    symbolic = [it.loop_rv for it in spatial if static(it.dom) is None]
+    others = [it.loop_rv for it in spatial if static(it.dom) is not None]
+    reduce = [it.loop_rv for it in main.iters if it.kind == "R"]
+    rows = others + ([r0] if r0 is not None else [])
+    inner = ([r1] if r1 is not None else []) + [v1]
+    sch.reorder(*symbolic, v0, *rows, *reduce, *inner)
+    columns = static(vec.dom) // nr
+    if pack is not None and columns >= cores:
+        # Parallel over column panels; each thread copies its panel of the operand into a
+        # contiguous buffer once, then sweeps all rows over it.
+        par = sch.fuse(*symbolic, v0)
+        tile = sch.fuse(*rows) if rows else par
+        panel = sch.cache_read(block, pack, "global")
+        sch.compute_at(panel, par)
+        _vectorize_inner(sch, panel)
+    else:
+        par = tile = sch.fuse(*symbolic, v0, *rows)
+    sch.parallel(par)
+    if epilogue is None:
+        epilogue = sch.cache_write(block, 0, "global")
+    sch.reverse_compute_at(epilogue, tile)
+    _vectorize_inner(sch, epilogue)
+    if r1 is not None:
+        sch.unroll(r1)
+    sch.vectorize(v1)
+    init = sch.decompose_reduction(block, reduce[0])
+    _vectorize_inner(sch, init)
+
+
+def _vectorize_inner(sch, block):
+    """Vectorize the block's innermost loop (the vector axis after reverse_compute_at),
+    unrolling the rest of the tile."""
+    loops = sch.get_loops(block)
+    sch.vectorize(loops[-1])

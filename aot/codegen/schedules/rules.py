@@ -1,0 +1,37 @@
+"""The rules in the order they are tried, and the pass that applies them to a module."""
+from __future__ import annotations
+
+from ..tvm import tvm
+from .contraction import schedule_contraction
+
+RULES = (schedule_contraction,)
+
+
+def schedule_func(func, target):
+    """The function scheduled by the first rule that takes it, or None (left as it is)."""
+    for rule in RULES:
+        sch = tvm.s_tir.Schedule(func)
+        try:
+            if rule(sch, target):
+                return sch.mod["main"].with_attr("tirx.is_scheduled", True)
+        except (tvm.s_tir.schedule.ScheduleError, tvm.error.InternalError):
+            continue
+    return None
+
+
+def default_schedule_pass(target):
+    """A module pass scheduling every unscheduled PrimFunc it can."""
+
+    @tvm.transform.module_pass(opt_level=0, name="AotDefaultCPUSchedule")
+    def apply(mod, _ctx):
+        updates = {}
+        for gv, func in mod.functions_items():
+            if isinstance(func, tvm.tirx.PrimFunc) and not func.attrs.get("tirx.is_scheduled"):
+                new = schedule_func(func, target)
+                if new is not None:
+                    updates[gv] = new
+        for gv, func in updates.items():
+            mod[gv] = func
+        return mod
+
+    return apply
