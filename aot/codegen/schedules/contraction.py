@@ -68,16 +68,20 @@ def _plan(sch, main, lanes):
     vector_reads = [r for r in stmt.reads if vec.var in region_vars(r)]
     used = set().union(*(region_vars(r) for r in vector_reads))
     out_order = [r.min for r in stmt.writes[0].region]
-    rows = [it for it in iters if it.kind == "S" and it is not vec and static(it.dom)]
+    rows = [it for it in iters if it.kind == "S" and it is not vec]
     # Prefer a row axis the vector operand ignores (each vector reused mr times), then the
     # output axis closest to the last one.
     def rank(it):
         pos = next((i for i, e in enumerate(out_order) if e.same_as(it.var)), -1)
-        return (it.var not in used, pos)
+        return (it.var not in used, static(it.dom) is not None, pos)
     row = max(rows, key=rank, default=None)
-    nr, mr = _register_tile(static(vec.dom), static(row.dom) if row is not None else 1, lanes)
+    # A symbolic row axis (the batch of a dense layer) is split by 8; the last tile is
+    # guarded by a predicate.
+    row_extent = (static(row.dom) or 8) if row is not None else 1
+    nr, mr = _register_tile(static(vec.dom), row_extent, lanes)
+    batch = {it.var for it in iters if it.kind == "S" and static(it.dom) is None}
     packable = [i for i, r in enumerate(vector_reads)
-                if row is None or row.var not in region_vars(r)]
+                if (row is None or row.var not in region_vars(r)) and not batch & region_vars(r)]
     pack = list(stmt.reads).index(vector_reads[packable[0]]) if len(packable) == 1 else None
     return vec, nr, row, mr, pack
 
@@ -121,17 +125,18 @@ def _tile(sch, main, plan, epilogue, cores):
     reduce = [it.loop_rv for it in main.iters if it.kind == "R"]
     rows = others + ([r0] if r0 is not None else [])
     inner = ([r1] if r1 is not None else []) + [v1]
-    sch.reorder(*symbolic, v0, *rows, *reduce, *inner)
     columns = static(vec.dom) // nr
     if pack is not None and columns >= cores:
         # Parallel over column panels; each thread copies its panel of the operand into a
-        # contiguous buffer once, then sweeps all rows over it.
-        par = sch.fuse(*symbolic, v0)
-        tile = sch.fuse(*rows) if rows else par
+        # contiguous buffer once, then sweeps all rows (and the batch) over it.
+        sch.reorder(v0, *symbolic, *rows, *reduce, *inner)
+        par = v0
+        tile = sch.fuse(*symbolic, *rows) if symbolic or rows else par
         panel = sch.cache_read(block, pack, "global")
         sch.compute_at(panel, par)
         _vectorize_inner(sch, panel)
     else:
+        sch.reorder(*symbolic, v0, *rows, *reduce, *inner)
         par = tile = sch.fuse(*symbolic, v0, *rows)
     sch.parallel(par)
     if epilogue is None:

@@ -1,0 +1,108 @@
+"""Our untuned kernels and zoo models against ONNX Runtime (2 threads), in one process,
+interleaved: each round runs every contestant once, so load from other processes hits
+them alike. Prints medians, min/max and the ratio ours/ORT; never asserts.
+
+    .venv/bin/python benchmarks/kernels.py                 # everything
+    .venv/bin/python benchmarks/kernels.py resnet18 conv3x3_56 --rounds 20
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import aot  # noqa: E402
+import aot.models as zoo  # noqa: E402
+from aot.driver import optimize_entries, to_graph  # noqa: E402
+from aot.ir.builder import GraphBuilder  # noqa: E402
+from aot.ir.types import TensorType  # noqa: E402
+
+from benchmarks.onnx_export import to_onnx  # noqa: E402
+
+
+def _single_op(name, op, x_shape, w_shape, **attrs):
+    """A one-op graph: op(x, w) with random weights; batch dim symbolic as in the zoo."""
+    rng = np.random.default_rng(0)
+    b = GraphBuilder(name)
+    x = b.input("x", TensorType(("N",) + tuple(x_shape[1:]), "f32"))
+    w = b.param("w", rng.standard_normal(w_shape).astype(np.float32) * 0.05)
+    return b.build([b.emit(op, x, w, **attrs)]), {"x": rng.standard_normal(x_shape).astype(np.float32)}
+
+
+def _zoo(name, batch, **kwargs):
+    model = zoo.get(name, **kwargs)
+    return optimize_entries(to_graph(model))["predict"], zoo.example_inputs(model, batch=batch)
+
+
+CASES = {
+    "matmul_32x784x256": lambda: _single_op("mm", "matmul", (32, 784), (784, 256)),
+    "matmul_128x128x512": lambda: _single_op("mm", "matmul", (128, 128), (128, 512)),
+    "conv3x3_56x64": lambda: _single_op("conv", "conv2d", (1, 56, 56, 64), (3, 3, 64, 64),
+                                        padding=(1, 1, 1, 1)),
+    "conv3x3_7x512": lambda: _single_op("conv", "conv2d", (1, 7, 7, 512), (3, 3, 512, 512),
+                                        padding=(1, 1, 1, 1)),
+    "mlp_b1": lambda: _zoo("mlp", 1),
+    "mlp_b32": lambda: _zoo("mlp", 32),
+    "lenet_b64": lambda: _zoo("lenet", 64),
+    "resnet18": lambda: _zoo("resnet18", 1),
+    "mobilenet_v2": lambda: _zoo("mobilenet_v2", 1),
+    "transformer_s128": lambda: _zoo("transformer_encoder", 1),
+    "lstm_s64_b8": lambda: _zoo("lstm_classifier", 8),
+}
+
+
+def _ort_session(graph, threads):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    return ort.InferenceSession(to_onnx(graph).SerializeToString(), so,
+                                providers=["CPUExecutionProvider"])
+
+
+def _timed(fn, rounds):
+    fn()  # warm up
+    return fn
+
+
+def measure(name, rounds, threads):
+    graph, feeds = CASES[name]()
+    ours = aot.compile(graph, target="llvm")
+    sess = _ort_session(graph, threads)
+    run = {"ours": lambda: ours.run(feeds), "ort": lambda: sess.run(None, feeds)}
+    want = sess.run(None, feeds)[0]
+    got = next(iter(ours.run(feeds).values()))
+    err = float(np.max(np.abs(got - want)) / (np.max(np.abs(want)) + 1e-12))
+    for fn in run.values():
+        fn()
+    times = {k: [] for k in run}
+    for _ in range(rounds):
+        for k, fn in run.items():
+            t = time.perf_counter()
+            fn()
+            times[k].append((time.perf_counter() - t) * 1e3)
+    return {k: (float(np.median(v)), float(np.min(v)), float(np.max(v))) for k, v in times.items()}, err
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("cases", nargs="*", default=list(CASES))
+    p.add_argument("--rounds", type=int, default=15)
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    print(f"{'case':22s} {'ours ms (min-max)':>24s} {'ORT ms (min-max)':>24s} {'ours/ORT':>9s} {'rel.err':>8s}")
+    for name in args.cases:
+        t, err = measure(name, args.rounds, args.threads)
+        (om, o0, o1), (rm, r0, r1) = t["ours"], t["ort"]
+        print(f"{name:22s} {om:9.3f} ({o0:.3f}-{o1:.3f}) {rm:9.3f} ({r0:.3f}-{r1:.3f}) "
+              f"{om / rm:8.2f}x {err:8.1e}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
