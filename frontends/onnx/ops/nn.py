@@ -64,7 +64,11 @@ def _same_pads(ctx, dims, kernel, strides, dil, upper):
 
 @converter("Conv")
 def conv(ctx, node):
-    x, w, bias = ctx.input(0), ctx.input(1), ctx.input(2)
+    return conv_apply(ctx, ctx.input(0), ctx.input(1), ctx.input(2))
+
+
+def conv_apply(ctx, x, w, bias=None):
+    """The node's Conv attributes applied to x, w (and a per-channel bias)."""
     kernel, strides, dil, pads = _spatial(ctx, x, w)
     sp, group = len(kernel), ctx.attr("group", 1)
     if sp == 2:
