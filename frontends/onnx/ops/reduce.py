@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from aot.ir import DType
+
 from ..registry import converter
 
 
@@ -37,12 +39,37 @@ def _declared_axes(ctx):
     reduced = {tuple(i for i in range(t.rank) if i not in keep and t.shape[i] != 1)
                for keep in fits}
     if len(fits) != 1 and len(reduced) != 1:
-        return ctx.ints(1, "axes")
+        return [tuple(i for i in range(t.rank) if i not in keep) for keep in fits]
     keep = fits[0]
     return tuple(i for i in range(t.rank) if i not in keep) or tuple(range(t.rank))
 
 
+def _select_axes(ctx, x, kind, choices):
+    """Run-time axes that the declared shape leaves ambiguous: reduce over every candidate
+    set and pick, at run time, the one the axes input names."""
+    r = ctx.type(x).rank
+    axes = ctx.emit("cast", ctx.input(1), dtype=DType.int64)
+    axes = ctx.emit("where", ctx.emit("less", axes, np.int64(0)),
+                    ctx.emit("add", axes, np.int64(r)), axes)
+    out = None
+    for cand in reversed(choices):
+        y = _reduce(ctx, x, kind, cand)
+        if out is None:
+            out = y
+            continue
+        cond = None
+        for d in cand:
+            hit = ctx.emit("sum", ctx.emit("cast", ctx.emit("equal", axes, np.int64(d)),
+                                           dtype=DType.int32), axes=None, keepdims=False)
+            hit = ctx.emit("greater", hit, np.int32(0))
+            cond = hit if cond is None else ctx.emit("logical_and", cond, hit)
+        out = ctx.emit("where", cond, y, out)
+    return out
+
+
 def _reduce(ctx, x, kind, axes):
+    if isinstance(axes, list):
+        return _select_axes(ctx, x, kind, axes)
     keep = bool(ctx.attr("keepdims", 1))
     if not axes:
         if ctx.attr("noop_with_empty_axes", 0):
@@ -94,8 +121,50 @@ converter("ArgMax")(_arg("argmax"))
 converter("ArgMin")(_arg("argmin"))
 
 
-@converter("CumSum", since=11)
-def cumsum(ctx, node):
-    axis = int(np.asarray(ctx.const(1, "axis")).reshape(-1)[0])
-    return ctx.emit("cumsum", ctx.input(0), axis=axis, exclusive=bool(ctx.attr("exclusive", 0)),
-                    reverse=bool(ctx.attr("reverse", 0)))
+def _cumprod(ctx, x, axis, exclusive, reverse):
+    """Running products along a static axis, one multiply per position."""
+    t = ctx.type(x)
+    n = t.shape[axis]
+    if not isinstance(n, int):
+        raise ctx.fail(f"CumProd needs a static axis, got {t}")
+    if reverse:
+        x = ctx.emit("flip", x, axes=(axis,))
+    parts = [ctx.emit("slice", x, starts=(k,), ends=(k + 1,), axes=(axis,)) for k in range(n)]
+    if exclusive:
+        shape = list(t.shape)
+        shape[axis] = 1
+        parts = [np.ones(shape, t.dtype.numpy)] + parts[:-1]
+    run = [parts[0]]
+    for p in parts[1:]:
+        run.append(ctx.emit("multiply", run[-1], p))
+    run = [ctx.value(v) if isinstance(v, np.ndarray) else v for v in run]
+    y = ctx.emit("concat", *run, axis=axis) if n > 1 else run[0]
+    return ctx.emit("flip", y, axes=(axis,)) if reverse else y
+
+
+def _cumulative(op):
+    def convert(ctx, node):
+        """The axis input may be run-time data: each candidate axis is computed and the one
+        it names is picked at run time (a rank-1 input has only one)."""
+        x, r = ctx.input(0), ctx.type(ctx.input(0)).rank
+        excl, rev = bool(ctx.attr("exclusive", 0)), bool(ctx.attr("reverse", 0))
+
+        def along(a):
+            if op == "cumsum":
+                return ctx.emit("cumsum", x, axis=a, exclusive=excl, reverse=rev)
+            return _cumprod(ctx, x, a, excl, rev)
+        if ctx.is_const(1) or r == 1:
+            axis = 0 if r == 1 else int(np.asarray(ctx.const(1, "axis")).reshape(-1)[0])
+            return along(axis % r)
+        axis = ctx.emit("reshape", ctx.emit("cast", ctx.input(1), dtype=DType.int64), shape=())
+        axis = ctx.emit("where", ctx.emit("less", axis, np.int64(0)),
+                        ctx.emit("add", axis, np.int64(r)), axis)
+        out = along(r - 1)
+        for a in range(r - 2, -1, -1):
+            out = ctx.emit("where", ctx.emit("equal", axis, np.int64(a)), along(a), out)
+        return out
+    return convert
+
+
+converter("CumSum", since=11)(_cumulative("cumsum"))
+converter("CumProd", since=26)(_cumulative("cumprod"))
