@@ -28,8 +28,22 @@ def einsum(ctx, node):
                     equation=ctx.attr_str("equation"))
 
 
+def _trilu_runtime(ctx, x, k, upper: bool):
+    """Trilu with k known only at run time: a mask from (col - row) compared with k."""
+    n, m = ctx.type(x).shape[-2:]
+    if not (isinstance(n, int) and isinstance(m, int)):
+        raise ctx.fail(f"Trilu with a run-time k needs static matrix dims, got {ctx.type(x)}")
+    diff = np.arange(m, dtype=np.int64)[None, :] - np.arange(n, dtype=np.int64)[:, None]
+    k = ctx.emit("reshape", ctx.emit("cast", k, dtype="int64"), shape=())
+    keep = ctx.emit("greater_equal" if upper else "less_equal", diff, k)
+    zero = np.zeros((), ctx.type(x).dtype.numpy)
+    return ctx.emit("where", keep, x, zero)
+
+
 @converter("Trilu", since=14)
 def trilu(ctx, node):
+    if ctx.has_input(1) and not ctx.is_const(1):
+        return _trilu_runtime(ctx, ctx.input(0), ctx.input(1), bool(ctx.attr("upper", 1)))
     k = ctx.const(1, "k")
     k = 0 if k is None else int(np.asarray(k).reshape(-1)[0])
     return ctx.emit("trilu", ctx.input(0), upper=bool(ctx.attr("upper", 1)), k=k)

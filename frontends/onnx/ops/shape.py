@@ -315,7 +315,15 @@ def _trilu_by_mask(ctx, node):
 @converter("OneHot", since=9)
 def one_hot(ctx, node):
     indices = ctx.input(0)
-    depth = int(np.asarray(ctx.const(1, "depth")).reshape(-1)[0])
+    r = ctx.type(indices).rank + 1
+    axis = norm_axis(ctx.attr("axis", -1), r)
+    declared = ctx.declared_shape()
+    if not ctx.is_const(1) and declared is not None:  # depth is the declared output's dim
+        depth = int(declared[axis])
+    else:
+        depth = int(np.asarray(ctx.const(1, "depth")).reshape(-1)[0])
+    if not ctx.is_const(2):
+        return _one_hot_runtime_values(ctx, indices, depth, axis)
     values = ctx.const(2, "values")
     if ctx.type(indices).dtype.is_float:
         indices = ctx.emit("cast", indices, dtype="int64")
@@ -325,6 +333,20 @@ def one_hot(ctx, node):
                    on_value=float(values[1]), off_value=float(values[0]),
                    dtype=str(values.dtype))
     return out
+
+
+def _one_hot_runtime_values(ctx, indices, depth, axis):
+    """OneHot whose [off, on] values are run-time data: a 0/1 mask picks between them."""
+    if ctx.type(indices).dtype.is_float:
+        indices = ctx.emit("cast", indices, dtype="int64")
+    indices = ctx.emit("where", ctx.emit("less", indices, scalar(ctx, 0, indices)),
+                       ctx.emit("add", indices, scalar(ctx, depth, indices)), indices)
+    hot = ctx.emit("one_hot", indices, depth=depth, axis=axis, on_value=1.0, off_value=0.0,
+                   dtype="int32")
+    values = ctx.input(2)
+    off = ctx.emit("slice", values, starts=(0,), ends=(1,), axes=(0,))
+    on = ctx.emit("slice", values, starts=(1,), ends=(2,), axes=(0,))
+    return ctx.emit("where", ctx.emit("equal", hot, np.int32(1)), on, off)
 
 
 @converter("DepthToSpace")
