@@ -129,8 +129,8 @@ def _tconv_pads(ctx, dims, kernel, strides, dil, out_pad, out_shape, upper):
     return begins + ends, extra
 
 
-def _pool(ctx, node, op):
-    x = ctx.input(0)
+def _pool(ctx, node, op, x=None, include_pad=None):
+    x = ctx.input(0) if x is None else x
     t = ctx.type(x)
     if len(node.output) > 1 and node.output[1]:
         raise ctx.fail("the Indices output of MaxPool is not supported")
@@ -143,7 +143,8 @@ def _pool(ctx, node, op):
         raise ctx.fail(f"{len(kernel)}-D pooling is not supported (1-D and 2-D are)")
     y = ctx.emit(op, x, pool_size=kernel, strides=strides, padding=tuple(pads), dilation=dil,
                  ceil_mode=bool(ctx.attr("ceil_mode", 0)),
-                 count_include_pad=bool(ctx.attr("count_include_pad", 0)), layout="NCHW")
+                 count_include_pad=bool(ctx.attr("count_include_pad", 0)) if include_pad is None
+                 else include_pad, layout="NCHW")
     return ctx.emit("squeeze", y, axes=(2,)) if t.rank == 3 else y
 
 
@@ -155,6 +156,19 @@ def max_pool(ctx, node):
 @converter("AveragePool")
 def avg_pool(ctx, node):
     return _pool(ctx, node, "avg_pool2d")
+
+
+@converter("LpPool")
+def lp_pool(ctx, node):
+    """(sum over the window of |x|^p)^(1/p): an average pool counting the zero padding,
+    times the window size."""
+    x, p = ctx.input(0), float(ctx.attr("p", 2))
+    px = ctx.emit("multiply", x, x) if p == 2 else \
+        ctx.emit("power", ctx.emit("abs", x), scalar(ctx, p, x))
+    avg = _pool(ctx, node, "avg_pool2d", px, include_pad=True)
+    size = float(np.prod(ctx.attr("kernel_shape")))
+    total = ctx.emit("multiply", avg, scalar(ctx, size, avg))
+    return ctx.emit("power", total, scalar(ctx, 1.0 / p, total))
 
 
 def _global(op):
