@@ -11,7 +11,8 @@ from aot.ir import interpret, verify
 
 NP_TO_ONNX = {np.dtype("float32"): TensorProto.FLOAT, np.dtype("int64"): TensorProto.INT64,
               np.dtype("bool"): TensorProto.BOOL, np.dtype("float64"): TensorProto.DOUBLE,
-              np.dtype("int32"): TensorProto.INT32}
+              np.dtype("int32"): TensorProto.INT32, np.dtype("uint8"): TensorProto.UINT8,
+              np.dtype("int8"): TensorProto.INT8}
 
 
 def model(nodes, feeds: dict, outputs, inits: dict | None = None, opset: int = 17):
