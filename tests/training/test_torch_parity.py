@@ -86,7 +86,8 @@ def _copy_dense(linear, kernel, bias):
 
 def _copy_conv(conv, kernel, bias):
     with torch.no_grad():
-        conv.weight.copy_(torch.from_numpy(np.ascontiguousarray(kernel.transpose(3, 2, 0, 1))))  # HWIO->OIHW
+        oihw = np.ascontiguousarray(kernel.transpose(3, 2, 0, 1))  # HWIO -> OIHW
+        conv.weight.copy_(torch.from_numpy(oihw))
         conv.bias.copy_(torch.from_numpy(bias))
 
 
@@ -136,7 +137,9 @@ def torch_losses(model_name: str, opt_name: str, weights, x, y) -> np.ndarray:
     opt = OPTIMIZERS[opt_name][1](net.parameters())
     out = []
     for xb, yb in zip(x, y):
-        xb = torch.from_numpy(xb if xb.ndim == 2 else np.ascontiguousarray(xb.transpose(0, 3, 1, 2)))
+        if xb.ndim == 4:  # NHWC -> NCHW
+            xb = np.ascontiguousarray(xb.transpose(0, 3, 1, 2))
+        xb = torch.from_numpy(xb)
         opt.zero_grad()
         loss = torch.nn.functional.cross_entropy(net(xb), torch.from_numpy(yb))
         loss.backward()
