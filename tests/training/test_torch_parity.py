@@ -15,7 +15,7 @@ The optimizers' formulas, and why the two sides still compute the same thing:
   w -= lr/(1-b1^t) * m/(sqrt(v)/sqrt(1-b2^t)+eps), i.e. Keras' formula with eps replaced by
   eps*sqrt(1-b2^t), an epsilon that changes with the step. Both sides use eps=1e-10, far
   below sqrt(v) for any weight with a gradient worth the name, so the two formulas differ by
-  less than float32 rounding (measured: at most ~2e-6 relative on the losses), and a weight
+  less than float32 rounding (measured: below 6e-7 relative on the losses), and a weight
   whose gradient is exactly zero has m = 0, hence no update, on both sides. With Keras'
   default 1e-7 on both sides the difference is real, not noise: we measured 2e-3 (MLP) and
   up to 3e-2 (CNN, stronger signal) relative on such runs.
