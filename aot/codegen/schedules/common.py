@@ -21,11 +21,14 @@ def cores(target) -> int:
     return int(n) if n else (os.cpu_count() or 1)
 
 
-def inline_epilogue(sch, main, blocks):
+def inline_epilogue(sch, main, blocks, padded=False):
     """Inline every spatial block except `main`, the blocks it reads from (padding stays one
     cheap pass) and the function's last block, into their consumers; return that last
     block (the epilogue: bias, batch norm, activation, residual add, computed on the tile
     while it is in registers), or None when `main` writes the output itself.
+
+    `padded`: `main` computes a padded version of the output (its symbolic rows rounded up
+    to whole tiles), so each tile covers at least what the epilogue needs of it.
 
     Per-channel blocks such as a batch norm's rsqrt are inlined too: recomputed per element
     they cost O(1) next to the K multiply-adds behind each output."""
@@ -36,7 +39,7 @@ def inline_epilogue(sch, main, blocks):
         return None
     for b in rest[:-1]:
         sch.compute_inline(b)
-    return rest[-1] if _same_shape(sch, rest[-1], main) else None
+    return rest[-1] if padded or _same_shape(sch, rest[-1], main) else None
 
 
 def _same_shape(sch, a, b) -> bool:
