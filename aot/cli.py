@@ -200,8 +200,10 @@ def _load_model(spec: str):
               help="A Keras loss name, e.g. sparse_categorical_crossentropy (with --train).")
 @click.option("--optimizer", default="adam", show_default=True, metavar="O",
               help="sgd, adam, adamw, rmsprop or adagrad (with --train).")
+@click.option("--tuning-db", type=click.Path(), default=None, metavar="DIR",
+              help="Use the kernels `aot tune` measured into DIR (default schedules for the rest).")
 @_clean_errors
-def compile_cmd(model, target, output, train, loss, optimizer):
+def compile_cmd(model, target, output, train, loss, optimizer, tuning_db):
     """Compile MODEL (.air file or zoo name) for TARGET into an artifact."""
     from tqdm import tqdm
 
@@ -210,28 +212,27 @@ def compile_cmd(model, target, output, train, loss, optimizer):
     graph_or_model = _load_model(model)
     output = output or f"{Path(model).stem}.aot"
     if train:
-        click.echo(_compile_for_training(graph_or_model, model, target, output, loss, optimizer))
+        click.echo(_compile_for_training(graph_or_model, model, target, output, loss, optimizer,
+                                         tuning_db))
         return
     with tqdm(total=len(_STEPS), desc="compiling", file=sys.stderr, disable=None,
               leave=False) as bar:
         def on_step(name):
             bar.set_description(name)
             bar.update(1)
-        module = compile_model(graph_or_model, target=target, output=output, on_step=on_step)
+        module = compile_model(graph_or_model, target=target, output=output, on_step=on_step,
+                               tuning_db=tuning_db)
     if module is None:
         click.echo(f"wrote {output} (target {target}: run it on that device)")
     else:
         click.echo(f"wrote {output}: predict{module.signature}")
 
 
-def _compile_for_training(model, name: str, target: str, output: str, loss, optimizer) -> str:
+def _compile_for_training(model, name: str, target: str, output: str, loss, optimizer,
+                          tuning_db=None) -> str:
     """A Keras-style model compiled with `loss` and `optimizer`, saved with its training entries."""
-    if not hasattr(model, "compile") or not hasattr(model, "save"):
-        raise ValueError(f"{name}: --train needs a zoo model (a Keras-style model); "
-                         "an IR graph has no loss to train")
-    if loss is None:
-        raise ValueError("--train needs --loss (e.g. sparse_categorical_crossentropy)")
-    model.compile(optimizer=optimizer, loss=loss, target=target)
+    _check_trainable(model, name, loss)
+    model.compile(optimizer=optimizer, loss=loss, target=target, tuning_db=tuning_db)
     model.save(output)
     from aot.runtime.artifact import read_manifest
     from aot.runtime.signature import format_shape
@@ -240,6 +241,58 @@ def _compile_for_training(model, name: str, target: str, output: str, loss, opti
     sig = ", ".join(f"{i['name']}: {format_shape(i['shape'])} {i['dtype']}"
                     for i in entries["train_step"]["inputs"])
     return f"wrote {output}: entries {', '.join(entries)}; train_step({sig})"
+
+
+def _check_trainable(model, name: str, loss) -> None:
+    if not hasattr(model, "compile") or not hasattr(model, "save"):
+        raise ValueError(f"{name}: --train needs a zoo model (a Keras-style model); "
+                         "an IR graph has no loss to train")
+    if loss is None:
+        raise ValueError("--train needs --loss (e.g. sparse_categorical_crossentropy)")
+
+
+# ------------------------------------------------------------------ tune
+
+@main.command("tune")
+@click.argument("model")
+@click.option("--target", "-t", default="llvm", show_default=True, help="llvm or aarch64.")
+@click.option("--trials", type=click.IntRange(min=1), required=True, metavar="N",
+              help="Measurements for the whole model, shared by its kernels (big ones get more).")
+@click.option("--tuning-db", type=click.Path(), required=True, metavar="DIR",
+              help="The database to create or resume; `aot compile --tuning-db DIR` uses it.")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="The batch size to tune for (symbolic batch dims take it).")
+@click.option("--train", is_flag=True,
+              help="Also tune the train_step and evaluate kernels (zoo models, with --loss).")
+@click.option("--loss", default=None, metavar="L", help="A Keras loss name (with --train).")
+@click.option("--optimizer", default="adam", show_default=True, metavar="O",
+              help="The optimizer of the train step (with --train).")
+@click.option("--rpc", default=None, metavar="HOST:PORT",
+              help="Measure on the devices registered with this RPC tracker.")
+@click.option("--key", default=None, metavar="K", help="The device key at the tracker (--rpc).")
+@_clean_errors
+def tune_cmd(model, target, trials, tuning_db, batch, train, loss, optimizer, rpc, key):
+    """Tune MODEL's kernels (.air, .onnx or zoo name) with MetaSchedule into DIR (resumable)."""
+    from aot.codegen.tuning import tune
+
+    if rpc is None and key is not None:
+        raise ValueError("--key needs --rpc HOST:PORT")
+    entries = _tuning_entries(_load_model(model), model, target, train, loss, optimizer)
+    report = tune(entries, target, trials, tuning_db, batch=batch, rpc=rpc, key=key)
+    click.echo(f"{report.summary()}; database {tuning_db} (batch {batch})")
+
+
+def _tuning_entries(model, name: str, target: str, train: bool, loss, optimizer) -> dict:
+    """{entry: optimised graph}: predict, and with --train the train_step and evaluate too."""
+    from aot.driver import optimize_entries, to_graph
+
+    if not train:
+        return optimize_entries(to_graph(model))
+    _check_trainable(model, name, loss)
+    model.compile(optimizer=optimizer, loss=loss, target=target)
+    trainer = model._trainer
+    trainer._plan()
+    return optimize_entries(to_graph(model), trainer._spec({}))
 
 
 # ------------------------------------------------------------------ run

@@ -41,10 +41,11 @@ def compile(model_or_graph, target: str = "llvm", output=None, quantize=None, tu
     from aot.codegen.targets import TARGETS
 
     step = on_step or (lambda name: None)
-    _refuse_unsupported(quantize, tuning_db)
+    _refuse_unsupported(quantize)
     spec = TARGETS.get(target)
     if spec is None:
         raise CompileError(f"unknown target {target!r}; known: {', '.join(TARGETS)}")
+    db = open_tuning_db(tuning_db, target)
     if output is None and not spec.runnable_here:
         raise CompileError(f"target {target!r} cannot run on this machine: pass output= to "
                            "write the artifact and run it on the device")
@@ -52,7 +53,7 @@ def compile(model_or_graph, target: str = "llvm", output=None, quantize=None, tu
     entries = optimize_entries(to_graph(model_or_graph), training)
     graph = entries["predict"]
     step("build")
-    executable = _build(entries, target)
+    executable = _build(entries, target, db)
     step("write")
     keep, path = _output_path(output, graph.name)
     write_artifact(path, entries, executable, target, training)
@@ -66,12 +67,22 @@ def compile(model_or_graph, target: str = "llvm", output=None, quantize=None, tu
     return module
 
 
-def _refuse_unsupported(quantize, tuning_db) -> None:
+def _refuse_unsupported(quantize) -> None:
     if quantize is not None:
         raise NotImplementedError(f"quantize={quantize!r} is not supported yet; use quantize=None")
-    if tuning_db is not None:
-        raise NotImplementedError(f"tuning_db={str(tuning_db)!r} is not supported yet; "
-                                  "use tuning_db=None")
+
+
+def open_tuning_db(tuning_db, target: str):
+    """The `aot tune` database at `tuning_db` for `target` (None for None): kernels it holds
+    records for are built with their tuned schedules, the rest with the default ones."""
+    if tuning_db is None:
+        return None
+    from aot.codegen.tuning import TuningError, open_db
+
+    try:
+        return open_db(tuning_db, target)
+    except TuningError as e:
+        raise CompileError(str(e)) from None
 
 
 def to_graph(model) -> Graph:
@@ -126,7 +137,7 @@ def optimize(graph: Graph) -> Graph:
     return verify(pipeline.optimize_for_inference(graph))
 
 
-def _build(entries: dict[str, Graph], target: str):
+def _build(entries: dict[str, Graph], target: str, tuning_db=None):
     """Lower and build; TVM's failures become one line naming the graph and target."""
     from aot.codegen.build import build
     from aot.codegen.lower import Entry
@@ -137,7 +148,7 @@ def _build(entries: dict[str, Graph], target: str):
         if missing:
             raise CompileError(f"graph @{g.name}: params without data: {', '.join(missing)}")
     try:
-        return build([Entry(name, g) for name, g in entries.items()], target)
+        return build([Entry(name, g) for name, g in entries.items()], target, tuning_db)
     except IRError:
         raise
     except Exception as e:  # TVM's own error types; its trace is not for our users

@@ -28,13 +28,17 @@ import numpy as np
 from aot.ir.graph import Graph
 from aot.ir.text import print_node
 
+from . import tuning
 from .lower import Entry, LoweringError, to_relax
 from .targets import TargetSpec, make_target, spec
 from .tvm import tvm
 
 
-def build(entries: list[Entry], target: str = "llvm"):
+def build(entries: list[Entry], target: str = "llvm", tuning_db=None):
     """Lower and compile the entries into one executable for `target`.
+
+    With `tuning_db` (an `aot.codegen.tuning.TuningDB`), entries dispatch to static
+    copies for its tuned batch sizes, whose kernels take the tuning records.
 
     The executable remembers its target name (`aot_target`) so that `export` can
     pick the right linker without being told again.
@@ -45,7 +49,10 @@ def build(entries: list[Entry], target: str = "llvm"):
     tgt = make_target(target)
     if s.gpu:
         _prepare_gpu_build(s)
-    ex = tvm.compile(mod, target=tgt, relax_pipeline=relax_pipeline(tgt))
+    if tuning_db is not None:
+        mod = tuning.specialize(mod, tuning_db.batches)
+    with tuning.database_context(tuning_db):
+        ex = tvm.compile(mod, target=tgt, relax_pipeline=relax_pipeline(tgt))
     ex.aot_target = target
     return ex
 
@@ -68,7 +75,7 @@ def cpu_pipeline(tgt):
     def pipeline(mod, _ctx):
         with tgt:
             passes = (stages.library_dispatch_passes(tgt) + stages.legalize_passes(tgt)
-                      + [default_schedule_pass(tgt)]
+                      + tuning.apply_database_passes() + [default_schedule_pass(tgt)]
                       + stages.dataflow_lower_passes(tgt) + stages.finalize_passes(tgt)
                       + [_noalias_shape_funcs()])
             return tvm.transform.Sequential(passes)(mod)
