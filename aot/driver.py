@@ -148,7 +148,8 @@ def _build(entries: dict[str, Graph], target: str, tuning_db=None):
         if missing:
             raise CompileError(f"graph @{g.name}: params without data: {', '.join(missing)}")
     try:
-        return build([Entry(name, g) for name, g in entries.items()], target, tuning_db)
+        tuned = {"tuning_db": tuning_db} if tuning_db is not None else {}
+        return build([Entry(name, g) for name, g in entries.items()], target, **tuned)
     except IRError:
         raise
     except Exception as e:  # TVM's own error types; its trace is not for our users
