@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
@@ -50,6 +51,9 @@ class Module:
         self._keepalive = None  # what must live as long as the module (aot.compile's temp dir)
         self._weight_specs = {n: TensorSpec(n, tuple(w["shape"]), w["dtype"])
                               for n, w in art.manifest["weights"].items()}
+        self._host = self._dev.dlpack_device_type() == 1  # kDLCPU: numpy views of tensors
+        self._checked = set()  # (entry, feed names, shapes and dtypes) that passed the checks
+        self._buffers = threading.local()  # per thread: reused input tensors
 
     # ------------------------------------------------------------ description
 
@@ -108,11 +112,11 @@ class Module:
         return {n: outs[n] for n in wanted}
 
     def _call(self, entry: _Entry, feeds: Mapping) -> list[np.ndarray]:
-        arrays = check_feeds(entry.signature.inputs, feeds)  # before any kernel runs
-        args = [self._to_device(a) for a in arrays] + [self._state[p] for p in entry.params]
+        arrays = self._check(entry, feeds)  # before any kernel runs
+        args = self._inputs(entry, arrays) + [self._state[p] for p in entry.params]
         result = entry.function(*args)
         values = [result[i] for i in range(len(result))]
-        outs = [v.numpy() for v in values[:len(entry.signature.outputs)]]
+        outs = [self._to_host(v) for v in values[:len(entry.signature.outputs)]]
         if entry.updates and "loss" in entry.signature.output_names:
             loss = outs[entry.signature.output_names.index("loss")]
             if not np.all(np.isfinite(loss)):  # keep the last good state: commit nothing
@@ -121,6 +125,47 @@ class Module:
         for param, index in entry.updates.items():
             self._state[param] = values[index]
         return outs
+
+    def _check(self, entry: _Entry, feeds: Mapping) -> list[np.ndarray]:
+        """The feeds in input order, checked. Numpy feeds whose names, shapes and dtypes already
+        passed for this entry skip the checks: they depend on nothing else (the hot path of
+        repeated calls; any other feed is checked every time and errors stay as they are)."""
+        try:
+            key = (entry.name,) + tuple((k, v.shape, v.dtype) for k, v in feeds.items()
+                                        if type(v) is np.ndarray)
+        except AttributeError:  # not a mapping of arrays: let the checks say what is wrong
+            key = None
+        if key is not None and len(key) == len(feeds) + 1 and key in self._checked:
+            return [feeds[s.name] for s in entry.signature.inputs]
+        arrays = check_feeds(entry.signature.inputs, feeds)
+        if key is not None and len(key) == len(feeds) + 1:
+            if len(self._checked) > 256:  # many batch sizes: forget, stay small
+                self._checked.clear()
+            self._checked.add(key)
+        return arrays
+
+    def _inputs(self, entry: _Entry, arrays: list) -> list:
+        """The inputs as device tensors. On the host, an entry that updates no state copies
+        them into tensors it keeps per thread and shape (no allocation per call); an entry
+        that does may return an input as new state, so it gets fresh tensors."""
+        if entry.updates or not self._host:
+            return [self._to_device(a) for a in arrays]
+        cache = self._buffers.__dict__.setdefault(entry.name, {})
+        out = []
+        for i, a in enumerate(arrays):
+            held = cache.get(i)
+            if held is None or held[1].shape != a.shape or held[1].dtype != a.dtype:
+                held = cache[i] = _host_buffer(self._tvm, a, self._dev)
+            np.copyto(held[1], a)
+            out.append(held[0])
+        return out
+
+    def _to_host(self, tensor) -> np.ndarray:
+        """A numpy copy of a result (through a DLPack view on the host: ~10x cheaper than
+        `Tensor.numpy`; dtypes numpy cannot view, and other devices, take `numpy()`)."""
+        if self._host and tensor.dtype in _VIEWABLE:
+            return np.from_dlpack(tensor).copy()
+        return tensor.numpy()
 
     # ------------------------------------------------------------ training
 
@@ -196,6 +241,17 @@ class Module:
         files = {n: data for n, data in self._artifact.files.items() if n != _artifact.WEIGHTS}
         files[_artifact.WEIGHTS] = weights
         return _artifact.write(path, body, files)
+
+
+_VIEWABLE = frozenset(["float64", "float32", "float16", "int64", "int32", "int16", "int8",
+                       "uint64", "uint32", "uint16", "uint8"])
+
+
+def _host_buffer(tvm, like: np.ndarray, dev) -> tuple:
+    """A host tensor shaped like `like` and a numpy view of its memory (copies into the view
+    fill the tensor)."""
+    tensor = tvm.runtime.empty(like.shape, like.dtype.name, dev)
+    return tensor, np.from_dlpack(tensor)
 
 
 def _batch_size(arrays) -> int:
