@@ -86,7 +86,7 @@ def test_cross_targets_write_the_artifact_and_return_none(tmp_path):
     (lambda: aot.compile(_negate_graph(), target="tpu"), CompileError, "unknown target 'tpu'"),
     (lambda: aot.compile(object()), CompileError, "expected an aot.ir.Graph"),
     (lambda: aot.compile(_negate_graph(), quantize="int8"), NotImplementedError, "quantize"),
-    (lambda: aot.compile(_negate_graph(), tuning_db="db"), NotImplementedError, "tuning_db"),
+    (lambda: aot.compile(_negate_graph(), tuning_db="no/such/db"), CompileError, "does not exist"),
 ])
 def test_bad_requests(call, error, match):
     with pytest.raises(error, match=match):
