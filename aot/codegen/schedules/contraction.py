@@ -58,7 +58,31 @@ def schedule_contraction(sch, target) -> bool:
         plan = _plan(sch, main, lanes, rows_padded_by=plan[3])
     epilogue = inline_epilogue(sch, main.block_rv, blocks, padded=padded is not None)
     _tile(sch, main, plan, epilogue, cores(target), padded or [], lanes)
+    _parallel_producers(sch, main.block_rv, lanes)
     return True
+
+
+def _parallel_producers(sch, block, lanes):
+    """The blocks still at the root before the contraction (a conv's zero padding of its
+    input, per-channel batch-norm factors) run in parallel over their outer loops and
+    vectorized along the last one, not as one thread's scalar loop (the padding of an early
+    56x56x64 layer is a full copy of the activation)."""
+    nest = [sch.get(lp) for lp in sch.get_loops(block)]
+    for p in sch.get_producers(block):
+        loops = sch.get_loops(p)
+        if not loops or any(sch.get(loops[0]).same_as(x) for x in nest):
+            continue  # none, or already inside the contraction's loops (packed panels)
+        if len(loops) > 1:
+            sch.parallel(sch.fuse(*loops[:-1]))
+        extent = static(sch.get(loops[-1]).extent)
+        if extent is None:
+            continue  # a symbolic extent cannot be vectorized
+        inner = loops[-1]
+        if extent > lanes and extent % lanes == 0:
+            inner = sch.split(inner, [None, lanes])[-1]
+        elif extent > 4 * lanes:
+            continue  # an odd long row: leave it scalar rather than one huge vector
+        sch.vectorize(inner)
 
 
 def _pad_symbolic_rows(sch, main, plan):
