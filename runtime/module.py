@@ -153,6 +153,9 @@ class Module:
         cache = self._buffers.__dict__.setdefault(entry.name, {})
         out = []
         for i, a in enumerate(arrays):
+            if a.dtype.name not in _VIEWABLE:  # bfloat16, float8, bool: numpy cannot view them
+                out.append(self._to_device(a))
+                continue
             held = cache.get(i)
             if held is None or held[1].shape != a.shape or held[1].dtype != a.dtype:
                 held = cache[i] = _host_buffer(self._tvm, a, self._dev)
