@@ -1,7 +1,8 @@
 """Dtype names as the artifact writes them, and their numpy dtypes.
 
 The runtime cannot use `aot.ir.DType` (it never imports the IR), so it keeps
-this small map of its own. bfloat16 and float8 come from ml_dtypes; safetensors
+this small map of its own. bfloat16, float8, float4, int4/int2 and uint4/uint2
+come from ml_dtypes (one byte per element for the sub-byte ones); safetensors
 cannot hold them, so the weights file stores their raw bits as unsigned ints of
 the same width and the manifest keeps the real dtype.
 """
@@ -10,7 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 # dtype name -> the unsigned int type that stores its bits in safetensors
-BITS_DTYPES = {"bfloat16": "uint16", "float8_e4m3fn": "uint8", "float8_e5m2": "uint8"}
+BITS_DTYPES = {"bfloat16": "uint16", "float8_e4m3fn": "uint8", "float8_e5m2": "uint8",
+               "float8_e4m3fnuz": "uint8", "float8_e5m2fnuz": "uint8", "float8_e8m0fnu": "uint8",
+               "float4_e2m1fn": "uint8", "int4": "uint8", "uint4": "uint8", "int2": "uint8",
+               "uint2": "uint8"}
 
 
 def numpy_dtype(name: str) -> np.dtype:

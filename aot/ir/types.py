@@ -24,14 +24,22 @@ class DType(str, Enum):
     bfloat16 = "bfloat16"
     float8_e4m3 = "float8_e4m3fn"
     float8_e5m2 = "float8_e5m2"
+    float8_e4m3fnuz = "float8_e4m3fnuz"
+    float8_e5m2fnuz = "float8_e5m2fnuz"
+    float8_e8m0 = "float8_e8m0fnu"
+    float4_e2m1 = "float4_e2m1fn"
     int64 = "int64"
     int32 = "int32"
     int16 = "int16"
     int8 = "int8"
+    int4 = "int4"
+    int2 = "int2"
     uint64 = "uint64"
     uint32 = "uint32"
     uint16 = "uint16"
     uint8 = "uint8"
+    uint4 = "uint4"
+    uint2 = "uint2"
     bool = "bool"
 
     def __str__(self) -> str:
@@ -80,10 +88,16 @@ class DType(str, Enum):
         raise ValueError(f"unknown dtype {x!r}")
 
 
-_ML_DTYPES = {"bfloat16": "bfloat16", "float8_e4m3fn": "float8_e4m3fn", "float8_e5m2": "float8_e5m2"}
+# the dtypes numpy lacks: ml_dtypes holds each in one byte (int4/int2 too, not packed)
+_ML_DTYPES = {n: n for n in ("bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz",
+                             "float8_e5m2fnuz", "float8_e8m0fnu", "float4_e2m1fn",
+                             "int4", "uint4", "int2", "uint2")}
 _SHORT = {
     DType.float64: "f64", DType.float32: "f32", DType.float16: "f16", DType.bfloat16: "bf16",
     DType.float8_e4m3: "f8e4m3", DType.float8_e5m2: "f8e5m2",
+    DType.float8_e4m3fnuz: "f8e4m3fnuz", DType.float8_e5m2fnuz: "f8e5m2fnuz",
+    DType.float8_e8m0: "f8e8m0", DType.float4_e2m1: "f4e2m1",
+    DType.int4: "i4", DType.int2: "i2", DType.uint4: "u4", DType.uint2: "u2",
     DType.int64: "i64", DType.int32: "i32", DType.int16: "i16", DType.int8: "i8",
     DType.uint64: "u64", DType.uint32: "u32", DType.uint16: "u16", DType.uint8: "u8",
     DType.bool: "bool",

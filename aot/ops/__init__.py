@@ -13,3 +13,6 @@ from . import image  # noqa: F401
 from . import sorting  # noqa: F401
 from . import gather_nd  # noqa: F401
 from . import creation  # noqa: F401
+from . import bitcast  # noqa: F401
+from . import grid_sample  # noqa: F401
+from . import quant  # noqa: F401

@@ -279,6 +279,31 @@ def _cast_ref(a, x):
     return x.astype(a.dtype.numpy)
 
 
+def _cast_lower(c, a, x):
+    """R.astype, except from/to the 8-bit floats, which go through their bits (ops/float8.py)."""
+    from .float8 import FLOAT8_READ, lower_from_float8
+
+    src, dst = c.in_dtype(0), a.dtype
+    if src == dst:
+        return x
+    if src in FLOAT8_READ:
+        x, src = lower_from_float8(c, x, src), DType.float32
+        return x if dst == src else _cast_lower_from(c, x, src, dst)
+    return _cast_lower_from(c, x, src, dst)
+
+
+def _cast_lower_from(c, x, src: DType, dst: DType):
+    from .float8 import FLOAT8, lower_to_float8
+
+    if dst not in FLOAT8:
+        return c.R.astype(x, dst.value)
+    work = src if src in (DType.float32, DType.float64) else (
+        DType.float32 if src.is_float else DType.float64)  # f16/bf16 widen exactly; ints to f64
+    if work != src:
+        x = c.bb.emit(c.R.astype(x, work.value))
+    return lower_to_float8(c, x, work, dst)
+
+
 def _positive(b, x):
     return b.emit("greater", x, scalar(b, 0.0, x))
 
@@ -319,7 +344,7 @@ register("clip", attrs=ClipAttrs, infer=_numeric_type, num_inputs=1, reference=_
 register("hard_sigmoid", attrs=HardSigmoidAttrs, infer=_float_type, num_inputs=1,
          reference=_ref_hard_sigmoid, lower=_hard_sigmoid_lower, vjp=unary_vjp(_hard_sigmoid_vjp))
 register("cast", attrs=CastAttrs, infer=_cast_infer, num_inputs=1, reference=_cast_ref,
-         lower=lambda c, a, x: c.R.astype(x, a.dtype.value), vjp=unary_vjp(_cast_vjp))
+         lower=_cast_lower, vjp=unary_vjp(_cast_vjp))
 
 
 # ---------------------------------------------------------------- binary

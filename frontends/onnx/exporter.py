@@ -30,6 +30,13 @@ DTYPE_TO_ONNX = {
     DType.bool: onnx.TensorProto.BOOL, DType.float8_e4m3: onnx.TensorProto.FLOAT8E4M3FN,
     DType.float8_e5m2: onnx.TensorProto.FLOAT8E5M2,
 }
+# the importer's newer element types; a model using them exports at its own opset's IR version
+DTYPE_TO_ONNX.update({
+    DType.float8_e4m3fnuz: onnx.TensorProto.FLOAT8E4M3FNUZ, DType.float8_e5m2fnuz: onnx.TensorProto.FLOAT8E5M2FNUZ,
+    DType.float8_e8m0: onnx.TensorProto.FLOAT8E8M0, DType.float4_e2m1: onnx.TensorProto.FLOAT4E2M1,
+    DType.int4: onnx.TensorProto.INT4, DType.uint4: onnx.TensorProto.UINT4,
+    DType.int2: onnx.TensorProto.INT2, DType.uint2: onnx.TensorProto.UINT2,
+})
 
 
 class ExportError(ValueError):

@@ -129,11 +129,27 @@ def cast(ctx, node):
     return _cast(ctx, ctx.input(0), to)
 
 
+# float8 targets: with saturate=1 (the default) onnx clips to the finite range first
+_SATURATING = (DType.float8_e4m3, DType.float8_e5m2, DType.float8_e4m3fnuz, DType.float8_e5m2fnuz)
+
+
 def _cast(ctx, x, to: DType):
     if isinstance(x, np.ndarray) and x.dtype == object and to.is_int:
         return x  # a symbolic shape stays one
-    if ctx.type(x).dtype == to:
+    src = ctx.type(x).dtype
+    if src == to:
         return x
+    if to == DType.float8_e8m0:
+        raise ctx.fail("casting to FLOAT8E8M0 (round_mode, saturate) is not supported")
+    if to in _SATURATING and ctx.attr("saturate", 1):
+        import ml_dtypes
+
+        m = float(ml_dtypes.finfo(to.numpy).max)
+        if src.is_float:  # NaN stays NaN: where(isnan) guards the clip
+            wide = x if src in (DType.float32, DType.float64) else ctx.emit("cast", x, dtype=DType.float32)
+            wt = ctx.type(wide).dtype.numpy
+            clipped = ctx.emit("minimum", ctx.emit("maximum", wide, np.asarray(-m, wt)), np.asarray(m, wt))
+            x = ctx.emit("where", ctx.emit("isnan", wide), wide, clipped)
     return ctx.emit("cast", x, dtype=to)
 
 

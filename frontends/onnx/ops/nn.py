@@ -93,20 +93,28 @@ def _add_channel_bias(ctx, y, bias):
 def conv_transpose(ctx, node):
     x, w, bias = ctx.input(0), ctx.input(1), ctx.input(2)
     t = ctx.type(x)
-    if t.rank != 4:
-        raise ctx.fail(f"only 2-D transposed convolutions are supported, got input {t}")
+    if t.rank not in (3, 4):
+        raise ctx.fail(f"only 1-D and 2-D transposed convolutions are supported, got input {t}")
+    sp = t.rank - 2
     kernel = tuple(ctx.attr("kernel_shape") or ctx.type(w).shape[2:])
-    strides = tuple(ctx.attr("strides") or (1, 1))
-    dil = tuple(ctx.attr("dilations") or (1, 1))
-    out_pad = list(ctx.attr("output_padding") or (0, 0))
-    pads = list(ctx.attr("pads") or (0, 0, 0, 0))
+    strides = tuple(ctx.attr("strides") or (1,) * sp)
+    dil = tuple(ctx.attr("dilations") or (1,) * sp)
+    out_pad = list(ctx.attr("output_padding") or (0,) * sp)
+    pads = list(ctx.attr("pads") or (0,) * (2 * sp))
     out_shape, auto = ctx.attr("output_shape"), ctx.attr_str("auto_pad", "NOTSET")
     if out_shape or auto in ("SAME_UPPER", "SAME_LOWER"):
+        # onnx's reference: SAME_UPPER puts the smaller half first, the reverse of Conv's
         pads, out_pad = _tconv_pads(ctx, t.shape[2:], kernel, strides, dil, out_pad,
-                                    out_shape, auto != "SAME_LOWER")
+                                    out_shape, auto != "SAME_UPPER")
+    if sp == 1:  # a 1-D transposed conv is a 2-D one over a unit height
+        x, w = ctx.emit("expand_dims", x, axes=(2,)), ctx.emit("expand_dims", w, axes=(2,))
+        kernel, strides, dil = (1,) + kernel, (1,) + strides, (1,) + dil
+        out_pad, pads = [0] + list(out_pad), [0, pads[0], 0, pads[1]]
     y = ctx.emit("conv2d_transpose", x, w, strides=strides, padding=tuple(pads),
                  output_padding=tuple(out_pad), dilation=dil, groups=ctx.attr("group", 1),
                  layout="NCHW")
+    if sp == 1:
+        y = ctx.emit("squeeze", y, axes=(2,))
     return _add_channel_bias(ctx, y, bias)
 
 
@@ -139,13 +147,36 @@ def _pool(ctx, node, op, x=None, include_pad=None):
         x = ctx.emit("expand_dims", x, axes=(2,))
         kernel, strides, dil = (1,) + kernel, (1,) + strides, (1,) + dil
         pads = [0, pads[0], 0, pads[1]]
+    elif len(kernel) == 3:
+        return _pool3d(ctx, x, op, kernel, strides, dil, pads, include_pad)
     elif len(kernel) != 2:
-        raise ctx.fail(f"{len(kernel)}-D pooling is not supported (1-D and 2-D are)")
-    y = ctx.emit(op, x, pool_size=kernel, strides=strides, padding=tuple(pads), dilation=dil,
-                 ceil_mode=bool(ctx.attr("ceil_mode", 0)),
-                 count_include_pad=bool(ctx.attr("count_include_pad", 0)) if include_pad is None
-                 else include_pad, layout="NCHW")
+        raise ctx.fail(f"{len(kernel)}-D pooling is not supported (1-D, 2-D and 3-D are)")
+    y = _pool2d(ctx, x, op, kernel, strides, dil, pads, include_pad)
     return ctx.emit("squeeze", y, axes=(2,)) if t.rank == 3 else y
+
+
+def _pool2d(ctx, x, op, kernel, strides, dil, pads, include_pad):
+    return ctx.emit(op, x, pool_size=tuple(kernel), strides=tuple(strides), padding=tuple(pads),
+                    dilation=tuple(dil), ceil_mode=bool(ctx.attr("ceil_mode", 0)),
+                    count_include_pad=bool(ctx.attr("count_include_pad", 0)) if include_pad is None
+                    else include_pad, layout="NCHW")
+
+
+def _pool3d(ctx, x, op, kernel, strides, dil, pads, include_pad):
+    """A 3-D pool as two 2-D pools: over (H, W) with depth folded into the channels, then over
+    D with (H', W') flattened. Exact for max, and for averages too: windows are boxes, so the
+    divisor (padding counted or not, ceil_mode tails included) is the product of per-dim counts."""
+    n, c, d, h, w = ctx.type(x).shape
+    if not all(isinstance(v, int) for v in (c, d, h, w)):
+        raise ctx.fail(f"3-D pooling needs static C, D, H, W, got {ctx.type(x)}")
+    y = ctx.emit("reshape", x, shape=(-1, c * d, h, w))
+    y = _pool2d(ctx, y, op, kernel[1:], strides[1:], dil[1:],
+                [pads[1], pads[2], pads[4], pads[5]], include_pad)
+    h2, w2 = ctx.type(y).shape[2:]
+    y = ctx.emit("reshape", y, shape=(-1, c, d, h2 * w2))
+    y = _pool2d(ctx, y, op, (kernel[0], 1), (strides[0], 1), (dil[0], 1), [pads[0], 0, pads[3], 0],
+                include_pad)
+    return ctx.emit("reshape", y, shape=(-1, c, ctx.type(y).shape[2], h2, w2))
 
 
 @converter("MaxPool")

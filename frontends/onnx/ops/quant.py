@@ -15,7 +15,8 @@ from .common import norm_axis
 
 _INT_RANGE = {DType.uint8: (0, 255), DType.int8: (-128, 127), DType.uint16: (0, 65535),
               DType.int16: (-32768, 32767), DType.int32: (-2 ** 31, 2 ** 31 - 1)}
-_FLOAT8_MAX = {DType.float8_e4m3: 448.0, DType.float8_e5m2: 57344.0}
+_FLOAT8_MAX = {DType.float8_e4m3: 448.0, DType.float8_e5m2: 57344.0,
+               DType.float8_e4m3fnuz: 240.0, DType.float8_e5m2fnuz: 57344.0}
 
 
 def _param(ctx, p, x, axis: int, block: int):

@@ -182,8 +182,28 @@ def slice_attr(ctx, node):
                     ends=tuple(ctx.attr("ends")), axes=tuple(axes) if axes else None)
 
 
+def _pad_gather(ctx, mode):
+    from .dynindex import pad_gather
+
+    axes = None
+    if ctx.opset >= 18 and ctx.has_input(3):
+        axes = ctx.ints(3, "axes") if ctx.is_const(3) else ctx.input(3)
+    pads = ctx.const(1) if ctx.is_const(1) else ctx.input(1)
+    value = 0.0
+    if ctx.has_input(2):
+        value = float(np.asarray(ctx.const(2)).reshape(-1)[0]) if ctx.is_const(2) else ctx.input(2)
+    return pad_gather(ctx, ctx.input(0), pads, axes, mode, value)
+
+
 @converter("Slice", since=10)
 def slice_(ctx, node):
+    if not all(ctx.is_const(i) for i in (1, 2, 3, 4)):
+        from .dynindex import slice_gather
+
+        axes = ctx.input(3)
+        if axes is not None and ctx.is_const(3):
+            axes = ctx.ints(3, "axes")
+        return slice_gather(ctx, ctx.input(0), ctx.input(1), axes, ctx.input(4))
     return ctx.emit("slice", ctx.input(0), starts=ctx.ints(1, "starts"),
                     ends=ctx.ints(2, "ends"), axes=ctx.ints(3, "axes"),
                     steps=ctx.ints(4, "steps"))
@@ -258,6 +278,10 @@ def pad_attr(ctx, node):
 
 @converter("Pad", since=11)
 def pad(ctx, node):
+    mode = ctx.attr_str("mode", "constant")
+    runtime = not all(ctx.is_const(i) for i in (1, 2, 3))
+    if runtime or mode == "wrap" or any(p < 0 for p in ctx.ints(1, "pads")):
+        return _pad_gather(ctx, mode)
     value = ctx.const(2, "constant_value")
     value = 0.0 if value is None else float(np.asarray(value).reshape(-1)[0])
     axes = ctx.ints(3, "axes") if ctx.opset >= 18 else None
@@ -371,3 +395,10 @@ def space_to_depth(ctx, node):
     y = ctx.emit("reshape", x, shape=(n, c, h // bs, bs, w // bs, bs))
     y = ctx.emit("transpose", y, perm=(0, 3, 5, 1, 2, 4))
     return ctx.emit("reshape", y, shape=(n, c * bs * bs, h // bs, w // bs))
+
+
+@converter("CenterCropPad", since=18)
+def center_crop_pad(ctx, node):
+    from .dynindex import center_crop_pad as convert
+
+    return convert(ctx, node)
