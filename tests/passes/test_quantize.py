@@ -1,0 +1,135 @@
+"""The int8 quantize pass: Before/Expected in the text IR (ranges chosen so every scale is a
+round number), consecutive layers kept in int8, layers kept in float, dynamic mode, and the
+quantized graph's compiled kernels against the interpreter, bit for bit."""
+import numpy as np
+import pytest
+
+from aot.ir import interpret, parse_graph, print_graph, verify
+from aot.passes.quantize import QuantizeStatic, find_layers, quantize_dynamic, quantize_graph
+
+FC = """
+graph @g(%x: f32[N,2]) params(const %w: f32[2,2] = [127.0, -127.0, 1.0, 2.0], const %b: f32[2] = [1.5, -2.0]) {
+  %0 = matmul "fc/matmul"(%x, %w) : f32[N,2]
+  %1 = add "fc/add"(%0, %b) : f32[N,2]
+  %2 = relu "fc/relu"(%1) : f32[N,2]
+  %3 = sigmoid(%2) : f32[N,2]
+  return %3
+}"""
+
+
+def _ranges(graph, by_node: dict, x=(0.0, 255.0)) -> dict:
+    """{Value: range} from {node name: range} (its output) plus the first input's range."""
+    out = {graph.inputs[0]: x}
+    for n in graph.nodes:
+        if n.name in by_node:
+            out[n.outputs[0]] = by_node[n.name]
+    return out
+
+
+def _check(graph, result, expected: str) -> None:
+    verify(result)
+    got, want = print_graph(result), print_graph(parse_graph(expected))
+    assert got == want, f"got:\n{got}\nexpected:\n{want}"
+
+
+def test_dense_relu_becomes_qmatmul_bias_requantize_uint8():
+    g = parse_graph(FC)
+    before = print_graph(g)
+    out = QuantizeStatic(_ranges(g, {"fc/relu": (0.0, 510.0)}))(g)
+    # scales: x 255/255 = 1, w max|col| / 127 = 1, y 510/255 = 2; bias 1.5 -> 2 (half to even);
+    # the relu is the uint8 saturation at zero point 0
+    _check(g, out, """
+graph @g(%x: f32[N,2]) params(const %fc/x_scale: f32[] = [1.0], const %i32_0: i32[] = [0], const %fc/w_int8: i8[2,2] = [127, -127, 1, 2], const %fc/bias_i32: i32[2] = [2, -2], const %fc/multiplier: f32[2] = [0.5, 0.5], const %fc/y_scale: f32[] = [2.0]) {
+  %0 = quantize "fc/quantize"(%x, %fc/x_scale, %i32_0) {dtype=u8} : u8[N,2]
+  %1 = qmatmul "fc/qmatmul"(%0, %fc/w_int8, %i32_0) : i32[N,2]
+  %2 = add "fc/bias"(%1, %fc/bias_i32) : i32[N,2]
+  %3 = requantize "fc/requantize"(%2, %fc/multiplier, %i32_0) {dtype=u8} : u8[N,2]
+  %4 = dequantize "fc/dequantize"(%3, %fc/y_scale, %i32_0) : f32[N,2]
+  %5 = sigmoid(%4) : f32[N,2]
+  return %5
+}""")
+    assert print_graph(g) == before
+
+
+def test_symmetric_int8_keeps_the_relu_as_a_floor():
+    g = parse_graph(FC)
+    out = QuantizeStatic(_ranges(g, {"fc/relu": (0.0, 254.0)}, x=(-127.0, 127.0)), "int8")(g)
+    _check(g, out, """
+graph @g(%x: f32[N,2]) params(const %fc/x_scale: f32[] = [1.0], const %i32_0: i32[] = [0], const %fc/w_int8: i8[2,2] = [127, -127, 1, 2], const %fc/bias_i32: i32[2] = [2, -2], const %fc/multiplier: f32[2] = [0.5, 0.5], const %i8_0: i8[] = [0], const %fc/y_scale: f32[] = [2.0]) {
+  %0 = quantize "fc/quantize"(%x, %fc/x_scale, %i32_0) : i8[N,2]
+  %1 = qmatmul "fc/qmatmul"(%0, %fc/w_int8, %i32_0) : i32[N,2]
+  %2 = add "fc/bias"(%1, %fc/bias_i32) : i32[N,2]
+  %3 = requantize "fc/requantize"(%2, %fc/multiplier, %i32_0) : i8[N,2]
+  %4 = maximum "fc/relu"(%3, %i8_0) : i8[N,2]
+  %5 = dequantize "fc/dequantize"(%4, %fc/y_scale, %i32_0) : f32[N,2]
+  %6 = sigmoid(%5) : f32[N,2]
+  return %6
+}""")
+
+
+CNN = """
+graph @cnn(%x: f32[N,4,4,1]) params(const %k: f32[1,1,1,2] = [127.0, 63.5], const %w: f32[8,1] = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 127.0]) {
+  %0 = conv2d "conv/conv2d"(%x, %k) : f32[N,4,4,2]
+  %1 = max_pool2d "pool/max_pool2d"(%0) {pool_size=[2, 2], strides=[2, 2]} : f32[N,2,2,2]
+  %2 = reshape "flat/reshape"(%1) {shape=["N", 8]} : f32[N,8]
+  %3 = matmul "fc/matmul"(%2, %w) : f32[N,1]
+  return %3
+}"""
+
+
+def test_consecutive_layers_stay_in_int8_through_pool_and_reshape():
+    g = parse_graph(CNN)
+    ranges = _ranges(g, {"conv/conv2d": (-128.0, 127.0), "fc/matmul": (-256.0, 254.0)})
+    _check(g, QuantizeStatic(ranges)(g), """
+graph @cnn(%x: f32[N,4,4,1]) params(const %conv/x_scale: f32[] = [1.0], const %i32_0: i32[] = [0], const %conv/w_int8: i8[1,1,1,2] = [127, 127], const %conv/multiplier: f32[2] = [1.0, 0.5], const %i32_128: i32[] = [128], const %fc/w_int8: i8[8,1] = [1, 1, 1, 1, 1, 1, 1, 127], const %fc/multiplier: f32[1] = [0.5], const %fc/y_scale: f32[] = [2.0]) {
+  %0 = quantize "conv/quantize"(%x, %conv/x_scale, %i32_0) {dtype=u8} : u8[N,4,4,1]
+  %1 = qconv2d "conv/qconv2d"(%0, %conv/w_int8, %i32_0) : i32[N,4,4,2]
+  %2 = requantize "conv/requantize"(%1, %conv/multiplier, %i32_128) {dtype=u8} : u8[N,4,4,2]
+  %3 = max_pool2d "pool/max_pool2d/int8"(%2) {pool_size=[2, 2], strides=[2, 2]} : u8[N,2,2,2]
+  %4 = reshape "flat/reshape/int8"(%3) {shape=["N", 8]} : u8[N,8]
+  %5 = qmatmul "fc/qmatmul"(%4, %fc/w_int8, %i32_128) : i32[N,1]
+  %6 = requantize "fc/requantize"(%5, %fc/multiplier, %i32_128) {dtype=u8} : u8[N,1]
+  %7 = dequantize "fc/dequantize"(%6, %fc/y_scale, %i32_128) : f32[N,1]
+  return %7
+}""")
+
+
+def test_keep_float_and_unquantizable_anchors_stay_float():
+    g = parse_graph(CNN)
+    ranges = _ranges(g, {"conv/conv2d": (-128.0, 127.0), "flat/reshape": (-128.0, 127.0),
+                         "fc/matmul": (-256.0, 254.0)})
+    result = quantize_graph(g, ranges, keep_float=("conv",))
+    ops = [n.op.name for n in result.graph.nodes]
+    assert ops[:3] == ["conv2d", "max_pool2d", "reshape"] and "qmatmul" in ops
+    assert result.kept_float == {"conv": "kept in float (asked)"} and list(result.layers) == ["fc"]
+    runtime_weight = parse_graph("""
+graph @g(%x: f32[N,2], %w: f32[2,2]) {
+  %0 = matmul "fc/matmul"(%x, %w) : f32[N,2]
+  return %0
+}""")
+    assert find_layers(runtime_weight) == []
+
+
+def test_dynamic_quantizes_the_input_at_run_time():
+    g = parse_graph(FC)
+    out = quantize_dynamic(g)
+    verify(out)
+    ops = [n.op.name for n in out.nodes]
+    assert ops.count("quantize") == 1 and "qmatmul" in ops and "requantize" not in ops
+    assert ops[-3:] == ["add", "relu", "sigmoid"]  # bias and activation stay float
+    x = np.random.default_rng(0).standard_normal((16, 2)).astype(np.float32) * 3
+    want, got = interpret(g, {"x": x})[0], interpret(out, {"x": x})[0]
+    np.testing.assert_allclose(got, want, atol=0.02)
+
+
+@pytest.mark.parametrize("activations", ["uint8", "int8"])
+def test_compiled_integer_kernels_match_the_interpreter_bit_for_bit(activations):
+    from aot.codegen.build import run_local
+    from aot.passes.quantize_calibrate import calibrate
+
+    g = parse_graph(CNN)
+    x = np.random.default_rng(1).standard_normal((8, 4, 4, 1)).astype(np.float32)
+    q = QuantizeStatic(calibrate(g, x).ranges, activations)(g)
+    want = interpret(q, {"x": x})[0]
+    np.testing.assert_array_equal(run_local(q, {"x": x})[0], want)
+    np.testing.assert_allclose(want, interpret(g, {"x": x})[0], atol=0.05 * np.abs(want).max())
