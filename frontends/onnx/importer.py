@@ -72,7 +72,35 @@ def _declared_shapes(g: onnx.GraphProto) -> dict:
             continue
         if all(d.HasField("dim_value") for d in tt.shape.dim):
             out[vi.name] = tuple(int(d.dim_value) for d in tt.shape.dim)
+    for init in g.initializer:
+        out.setdefault(init.name, tuple(int(d) for d in init.dims))
+    _shapes_back(g, out)
     return out
+
+
+# ops whose (first) output has the shape of their first input
+_SAME_SHAPE = {"Cast", "CastLike", "Sqrt", "Log", "Exp", "Cos", "Sin", "Neg", "Abs", "Relu",
+               "Sigmoid", "Tanh", "Identity", "Reciprocal", "Floor", "Ceil", "Round", "Sign",
+               "Not", "Erf", "Softplus", "IsNaN", "IsInf"}
+_BROADCAST = {"Add", "Sub", "Mul", "Div", "Pow"}
+
+
+def _shapes_back(g: onnx.GraphProto, out: dict) -> None:
+    """Shapes onnx's inference leaves open (run-time axes, limits) carried back from a declared
+    consumer: through shape-preserving unary ops, and through binary ops whose other operand is
+    a scalar (rank 0), where the output's shape is exactly this input's. Only what is certain."""
+    for node in reversed(g.node):
+        if not node.output or node.output[0] not in out:
+            continue
+        s = out[node.output[0]]
+        if node.op_type in _SAME_SHAPE and node.input and node.input[0]:
+            out.setdefault(node.input[0], s)
+        elif node.op_type in _BROADCAST and len(node.input) == 2:
+            a, b = node.input
+            if out.get(b) == () and a not in out:
+                out[a] = s
+            elif out.get(a) == () and b not in out:
+                out[b] = s
 
 
 def onnx_dtype(elem_type: int, where: str) -> DType:

@@ -234,3 +234,44 @@ def test_center_crop_pad_with_run_time_shape():
     want = ReferenceEvaluator(m).run(None, feeds)[0]
     for got in _ours(m, feeds):
         _same(got[0], want)
+
+
+def test_range_with_run_time_bounds_uses_the_declared_length():
+    feeds = {"s": np.array(1.5, np.float32), "l": np.array(6.0, np.float32), "d": np.array(1.25, np.float32)}
+    ins = [helper.make_tensor_value_info(k, TensorProto.FLOAT, ()) for k in feeds]
+    g = helper.make_graph([N("Range", ["s", "l", "d"], ["y"])], "t", ins,
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, (4,))])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    want = ReferenceEvaluator(m).run(None, feeds)[0]
+    for got in _ours(m, feeds):
+        _same(got[0], want)
+
+
+def test_run_time_reduce_axes_resolved_through_a_unary_chain():
+    """ReduceSum's output shape is not declared, but Sqrt/Cast after it carry the output's back."""
+    x = rand(3, 2, 4)
+    feeds = {"x": x, "a": np.array([-1], np.int64)}
+    ins = [helper.make_tensor_value_info("x", TensorProto.FLOAT, x.shape),
+           helper.make_tensor_value_info("a", TensorProto.INT64, (1,))]
+    nodes = [N("Mul", ["x", "x"], ["sq"]), N("ReduceSum", ["sq", "a"], ["s"], keepdims=1),
+             N("Cast", ["s"], ["sd"], to=TensorProto.DOUBLE), N("Sqrt", ["sd"], ["r"]),
+             N("CastLike", ["r", "x"], ["y"])]
+    g = helper.make_graph(nodes, "t", ins, [helper.make_tensor_value_info("y", TensorProto.FLOAT, (3, 2, 1))])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
+    want = ReferenceEvaluator(m).run(None, feeds)[0]
+    for got in _ours(m, feeds):
+        _same(got[0], want, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("op", ["HannWindow", "HammingWindow", "BlackmanWindow"])
+@pytest.mark.parametrize("periodic", [0, 1])
+def test_windows_match_onnxruntime(op, periodic):
+    feeds = {"n": np.array(10, np.int32)}
+    g = helper.make_graph([N(op, ["n"], ["y"], periodic=periodic)], "t",
+                          [helper.make_tensor_value_info("n", TensorProto.INT32, ())],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, (10,))])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    want = ort_run(m, feeds)[0]
+    for got in _ours(m, feeds):
+        _same(got[0], want, rtol=1e-6, atol=1e-6)

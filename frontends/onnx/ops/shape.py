@@ -302,6 +302,8 @@ def constant_of_shape(ctx, node):
 
 @converter("Range")
 def range_(ctx, node):
+    if not all(ctx.is_const(i) for i in range(3)) and ctx.declared_shape() is not None:
+        return _range_runtime(ctx)
     start, limit, delta = (ctx.const(i, n) for i, n in enumerate(("start", "limit", "delta")))
     n = max(int(np.ceil((limit - start) / delta)), 0)
     return (start + np.arange(n) * delta).astype(start.dtype)
@@ -402,3 +404,15 @@ def center_crop_pad(ctx, node):
     from .dynindex import center_crop_pad as convert
 
     return convert(ctx, node)
+
+
+def _range_runtime(ctx):
+    """Range with run-time start/limit/delta: the declared length n fixes the shape, and
+    start + arange(n) * delta is computed at run time (a valid model's n is exactly
+    max(ceil((limit - start) / delta), 0))."""
+    (n,) = ctx.declared_shape()
+    dt = ctx.type(ctx.input(0)).dtype
+    steps = np.arange(n).astype(dt.numpy)
+    start, delta = (np.asarray(ctx.const(i)).reshape(()) if ctx.is_const(i) else
+                    ctx.emit("reshape", ctx.input(i), shape=()) for i in (0, 2))
+    return ctx.emit("add", ctx.emit("multiply", steps, delta), start)
