@@ -275,3 +275,19 @@ def test_windows_match_onnxruntime(op, periodic):
     want = ort_run(m, feeds)[0]
     for got in _ours(m, feeds):
         _same(got[0], want, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("k,align", [(2, 0), (2, 1), (3, 0)])
+def test_affine_grid_with_run_time_size_matches_the_reference(k, align):
+    theta = rand(2, k, k + 1)
+    size = np.array([2, 1, 3, 4] if k == 2 else [2, 1, 2, 3, 4], np.int64)
+    feeds = {"t": theta, "s": size}
+    ins = [helper.make_tensor_value_info("t", TensorProto.FLOAT, theta.shape),
+           helper.make_tensor_value_info("s", TensorProto.INT64, size.shape)]
+    out = (2,) + tuple(size[2:]) + (k,)
+    g = helper.make_graph([N("AffineGrid", ["t", "s"], ["y"], align_corners=align)], "t", ins,
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, out)])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 20)])
+    want = ReferenceEvaluator(m).run(None, feeds)[0]
+    for got in _ours(m, feeds):
+        _same(got[0], want, rtol=1e-5, atol=1e-6)
