@@ -284,7 +284,7 @@ def test_affine_grid_with_run_time_size_matches_the_reference(k, align):
     feeds = {"t": theta, "s": size}
     ins = [helper.make_tensor_value_info("t", TensorProto.FLOAT, theta.shape),
            helper.make_tensor_value_info("s", TensorProto.INT64, size.shape)]
-    out = (2,) + tuple(size[2:]) + (k,)
+    out = (2,) + tuple(int(v) for v in size[2:]) + (k,)
     g = helper.make_graph([N("AffineGrid", ["t", "s"], ["y"], align_corners=align)], "t", ins,
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, out)])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 20)])
