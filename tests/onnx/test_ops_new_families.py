@@ -291,3 +291,25 @@ def test_affine_grid_with_run_time_size_matches_the_reference(k, align):
     want = ReferenceEvaluator(m).run(None, feeds)[0]
     for got in _ours(m, feeds):
         _same(got[0], want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("attrs,block,image", [({}, [2, 2], [3, 4]),
+                                               ({"pads": [1, 0, 0, 1], "strides": [2, 1], "dilations": [1, 2]},
+                                                [2, 2], [4, 5]),
+                                               ({}, [1, 3], [3, 3])])  # (1,3) vs (3,1): picked at run time
+def test_col2im_matches_the_reference(attrs, block, image):
+    from aot.frontends.onnx.ops.col2im import _grid
+
+    n_blocks = int(np.prod(_grid(image, block, attrs.get("strides", [1, 1]), attrs.get("dilations", [1, 1]),
+                                 attrs.get("pads", [0, 0, 0, 0]))))
+    x = rand(1, 2 * int(np.prod(block)), n_blocks)
+    feeds = {"x": x, "i": np.array(image, np.int64), "b": np.array(block, np.int64)}
+    ins = [helper.make_tensor_value_info("x", TensorProto.FLOAT, x.shape),
+           helper.make_tensor_value_info("i", TensorProto.INT64, (2,)),
+           helper.make_tensor_value_info("b", TensorProto.INT64, (2,))]
+    g = helper.make_graph([N("Col2Im", ["x", "i", "b"], ["y"], **attrs)], "t", ins,
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, (1, 2, *image))])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
+    want = ReferenceEvaluator(m).run(None, feeds)[0]
+    for got in _ours(m, feeds):
+        _same(got[0], want, rtol=1e-5, atol=1e-6)

@@ -1,2 +1,2 @@
 """Converter families; importing this package registers every converter."""
-from . import elementwise, nn, shape, reduce, control, extra, quant, rnn, bits, sampling, spectral, windows  # noqa: F401
+from . import elementwise, nn, shape, reduce, control, extra, quant, rnn, bits, sampling, spectral, windows, col2im  # noqa: F401
