@@ -202,8 +202,21 @@ def _load_model(spec: str):
               help="sgd, adam, adamw, rmsprop or adagrad (with --train).")
 @click.option("--tuning-db", type=click.Path(), default=None, metavar="DIR",
               help="Use the kernels `aot tune` measured into DIR (default schedules for the rest).")
+@click.option("--quantize", type=click.Choice(["int8", "int8-dynamic", "fp16", "bf16"]),
+              default=None, help="int8: static, calibrated on --calibration; int8-dynamic: "
+                                 "int8 weights, matmul inputs quantized at run time.")
+@click.option("--calibration", type=click.Path(exists=True, dir_okay=False), default=None,
+              metavar="DATA.npz", help="Calibration inputs by input name (--quantize int8); an "
+                                       "optional 'labels' array makes the metric accuracy.")
+@click.option("--calibration-method", type=click.Choice(["minmax", "percentile", "entropy"]),
+              default="minmax", show_default=True, help="How activation ranges are chosen.")
+@click.option("--max-accuracy-drop", type=float, default=None, metavar="X",
+              help="Return the most sensitive layers to float until the metric drops by <= X "
+                   "(a fraction: 0.01 is one point).")
+@click.option("--report", is_flag=True, help="Print the per-layer int8 error table.")
 @_clean_errors
-def compile_cmd(model, target, output, train, loss, optimizer, tuning_db):
+def compile_cmd(model, target, output, train, loss, optimizer, tuning_db, quantize, calibration,
+                calibration_method, max_accuracy_drop, report):
     """Compile MODEL (.air file or zoo name) for TARGET into an artifact."""
     from tqdm import tqdm
 
@@ -211,6 +224,9 @@ def compile_cmd(model, target, output, train, loss, optimizer, tuning_db):
 
     graph_or_model = _load_model(model)
     output = output or f"{Path(model).stem}.aot"
+    if train and quantize:
+        raise ValueError("--quantize applies to inference artifacts, not with --train")
+    quant = _quantize_options(quantize, calibration, calibration_method, max_accuracy_drop)
     if train:
         click.echo(_compile_for_training(graph_or_model, model, target, output, loss, optimizer,
                                          tuning_db))
@@ -221,11 +237,31 @@ def compile_cmd(model, target, output, train, loss, optimizer, tuning_db):
             bar.set_description(name)
             bar.update(1)
         module = compile_model(graph_or_model, target=target, output=output, on_step=on_step,
-                               tuning_db=tuning_db)
+                               tuning_db=tuning_db, **quant)
+    if report and getattr(module, "quantization_report", None) is not None:
+        click.echo(module.quantization_report.table())
     if module is None:
         click.echo(f"wrote {output} (target {target}: run it on that device)")
     else:
         click.echo(f"wrote {output}: predict{module.signature}")
+
+
+def _quantize_options(quantize, calibration, method: str, max_drop) -> dict:
+    """compile()'s quantization arguments; the calibration .npz read by input name, its
+    'labels' array (if any) kept apart for the accuracy metric."""
+    if quantize is None:
+        if calibration or max_drop is not None:
+            raise ValueError("--calibration and --max-accuracy-drop need --quantize int8")
+        return {}
+    if quantize != "int8":
+        return {"quantize": quantize}
+    if calibration is None:
+        raise ValueError("--quantize int8 needs --calibration DATA.npz (inputs by name)")
+    with np.load(calibration, allow_pickle=False) as f:
+        data = {k: f[k] for k in f.files}
+    labels = data.pop("labels", None)
+    return {"quantize": quantize, "calibration": data, "calibration_method": method,
+            "max_accuracy_drop": max_drop, "labels": labels}
 
 
 def _compile_for_training(model, name: str, target: str, output: str, loss, optimizer,

@@ -29,7 +29,9 @@ _STEPS = ("optimize", "build", "write", "load")
 
 def compile(model_or_graph, target: str = "llvm", output=None, quantize=None, tuning_db=None,
             *, training=None, device: Optional[str] = None,
-            on_step: Optional[Callable[[str], None]] = None):
+            on_step: Optional[Callable[[str], None]] = None, calibration=None,
+            calibration_method: str = "minmax", max_accuracy_drop: Optional[float] = None,
+            labels=None):
     """Compile for `target`; write the artifact to `output` (or a private temp dir).
 
     With `training` (an `aot.passes.train_step.TrainingSpec`), the artifact also
@@ -37,11 +39,17 @@ def compile(model_or_graph, target: str = "llvm", output=None, quantize=None, tu
     Returns the loaded module, or None when `output` is given and the target's
     kernels cannot run on this machine (a cross-compile). `on_step(name)` is
     called as each of the steps in `_STEPS` starts (the CLI's progress bar).
+
+    quantize: None, "int8" (static: needs `calibration`, data by input name or one array;
+    `calibration_method` minmax|percentile|entropy; with `max_accuracy_drop` the most
+    sensitive layers return to float until the metric, accuracy against `labels` or top-1
+    agreement with float, drops by at most that) or "int8-dynamic" (weights int8, matmul
+    inputs quantized at run time). The module's `quantization_report` holds the report.
     """
     from aot.codegen.targets import TARGETS
 
     step = on_step or (lambda name: None)
-    _refuse_unsupported(quantize)
+    _refuse_unsupported(quantize, training)
     spec = TARGETS.get(target)
     if spec is None:
         raise CompileError(f"unknown target {target!r}; known: {', '.join(TARGETS)}")
@@ -51,6 +59,10 @@ def compile(model_or_graph, target: str = "llvm", output=None, quantize=None, tu
                            "write the artifact and run it on the device")
     step("optimize")
     entries = optimize_entries(to_graph(model_or_graph), training)
+    report = None
+    if quantize is not None:
+        entries["predict"], report = quantize_for_inference(
+            entries["predict"], quantize, calibration, calibration_method, max_accuracy_drop, labels)
     graph = entries["predict"]
     step("build")
     executable = _build(entries, target, db)
@@ -64,12 +76,44 @@ def compile(model_or_graph, target: str = "llvm", output=None, quantize=None, tu
 
     module = load(path, device)
     module._keepalive = keep  # the temp artifact lives as long as the module
+    module.quantization_report = report
     return module
 
 
-def _refuse_unsupported(quantize) -> None:
-    if quantize is not None:
-        raise NotImplementedError(f"quantize={quantize!r} is not supported yet; use quantize=None")
+QUANTIZE_MODES = ("int8", "int8-dynamic")
+
+
+def _refuse_unsupported(quantize, training) -> None:
+    if quantize is None:
+        return
+    if quantize in ("fp16", "bf16"):
+        raise NotImplementedError(f"quantize={quantize!r} is not supported yet; "
+                                  f"supported: {', '.join(QUANTIZE_MODES)}")
+    if quantize not in QUANTIZE_MODES:
+        raise CompileError(f"unknown quantize mode {quantize!r}; known: {', '.join(QUANTIZE_MODES)}")
+    if training is not None:
+        raise CompileError("quantize applies to inference artifacts; compile without training=")
+
+
+def quantize_for_inference(graph: Graph, mode: str, calibration, method: str = "minmax",
+                           max_accuracy_drop: Optional[float] = None, labels=None):
+    """(the quantized, re-optimised graph, its report or None). Bad calibration data and
+    unquantizable activations become a CompileError naming the input or layer."""
+    from aot.passes.quantize import QuantizeError, quantize_dynamic
+    from aot.passes.quantize_calibrate import calibrate
+    from aot.passes.quantize_report import quantize_within
+
+    try:
+        if mode == "int8-dynamic":
+            return optimize(quantize_dynamic(graph)), None
+        if calibration is None:
+            raise CompileError("quantize='int8' needs calibration= data (arrays by input name)")
+        cal = calibrate(graph, calibration, method)
+        quantized, report = quantize_within(graph, cal, labels=labels,
+                                            max_accuracy_drop=max_accuracy_drop)
+        return optimize(quantized), report
+    except QuantizeError as e:
+        raise CompileError(f"quantizing graph @{graph.name}: {e}") from None
 
 
 def open_tuning_db(tuning_db, target: str):

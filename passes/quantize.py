@@ -195,7 +195,9 @@ class QuantizeResult:
     its output: what the accuracy report compares."""
 
     graph: Graph
-    layers: dict = field(default_factory=dict)  # name -> (old Value, new Value)
+    # name -> (float Value of the input graph, its value in the quantized graph, and when that
+    # is int8 its scale and zero point)
+    layers: dict = field(default_factory=dict)
     kept_float: dict = field(default_factory=dict)  # name -> reason
 
 
@@ -336,13 +338,13 @@ def quantize_graph(graph: Graph, ranges: Optional[dict] = None, *, mode: str = "
             e.pass_through(node)
             continue
         if mode == "static":
-            new = _static_layer(e, layer, ranges)
+            e.rw.substitute(layer.out, _static_layer(e, layer, ranges))
             skip.update(layer.nodes)
-            e.rw.substitute(layer.out, new)
+            result.layers[layer.name] = (layer.out, *e.held[layer.out])
         else:
-            e.rw.substitute(node.outputs[0], _dynamic_layer(e, layer))
-        result.layers[layer.name] = (layer.out if mode == "static" else node.outputs[0],
-                                     e.rw.value(layer.out if mode == "static" else node.outputs[0]))
+            y = _dynamic_layer(e, layer)
+            e.rw.substitute(node.outputs[0], y)
+            result.layers[layer.name] = (node.outputs[0], y, None, None)
     result.graph = dce(e.rw.finish())
     return result
 

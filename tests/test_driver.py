@@ -85,7 +85,8 @@ def test_cross_targets_write_the_artifact_and_return_none(tmp_path):
      "cannot run on this machine: pass output="),
     (lambda: aot.compile(_negate_graph(), target="tpu"), CompileError, "unknown target 'tpu'"),
     (lambda: aot.compile(object()), CompileError, "expected an aot.ir.Graph"),
-    (lambda: aot.compile(_negate_graph(), quantize="int8"), NotImplementedError, "quantize"),
+    (lambda: aot.compile(_negate_graph(), quantize="int8"), CompileError, "needs calibration"),
+    (lambda: aot.compile(_negate_graph(), quantize="int4"), CompileError, "unknown quantize mode"),
     (lambda: aot.compile(_negate_graph(), tuning_db="no/such/db"), CompileError, "does not exist"),
 ])
 def test_bad_requests(call, error, match):
