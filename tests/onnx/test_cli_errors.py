@@ -103,7 +103,7 @@ def test_wrong_opset_and_run_time_shape(tmp_path):
 
 def test_unsupported_attribute_value_names_node():
     x = rand(1, 1, 4, 4)
-    m = model([N("Pad", ["x", "p"], ["y"], mode="wrap", name="pad7")], {"x": x}, ["y"],
+    m = model([N("Pad", ["x", "p"], ["y"], mode="symmetric", name="pad7")], {"x": x}, ["y"],
               inits={"p": np.array([0, 0, 1, 1, 0, 0, 1, 1])}, opset=19)
-    with pytest.raises(ONNXImportError, match="Pad node 'pad7'.*wrap"):
+    with pytest.raises(ONNXImportError, match="Pad node 'pad7'.*symmetric"):
         aot.import_onnx(m)

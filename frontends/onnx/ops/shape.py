@@ -263,7 +263,7 @@ def _pad(ctx, x, pads, mode, value, axes=None):
             full[a], full[a + r] = pads[k], pads[k + len(axes)]
         pads = full
     if mode not in ("constant", "reflect", "edge"):
-        raise ctx.fail(f"pad mode {mode!r} is not supported (constant, reflect, edge)")
+        raise ctx.fail(f"pad mode {mode!r} is not supported (constant, reflect, edge, wrap)")
     if any(p < 0 for p in pads):
         raise ctx.fail(f"negative pads {tuple(pads)} are not supported")
     return ctx.emit("pad", x, pads=tuple(int(p) for p in pads), mode=mode, value=float(value))
