@@ -81,3 +81,24 @@ def all_cases() -> list[OpCase]:
         if m.name.startswith("cases_"):
             cases += importlib.import_module(f"tests.ops.{m.name}").CASES
     return cases
+
+
+def parse_type(text: str) -> TensorType:
+    """'f32[N,3]' -> TensorType(("N", 3), float32): the error tables write types as IR text."""
+    dtype, dims = text[:-1].split("[")
+    return TensorType([int(d) if d.isdigit() else d for d in dims.split(",") if d], dtype)
+
+
+def assert_type_error(op: str, types: Sequence[str], attrs: dict, message: str) -> None:
+    """Building `op` on inputs of `types` fails with one line that names the op and says `message`."""
+    import pytest
+
+    from aot.ir import IRError
+
+    b = GraphBuilder("bad")
+    inputs = [b.input(f"x{i}", parse_type(t)) for i, t in enumerate(types)]
+    with pytest.raises(IRError) as err:
+        b.emit(op, *inputs, **attrs)
+    text = str(err.value)
+    assert message in text, text
+    assert text.startswith(f"op {op}") and "\n" not in text, text

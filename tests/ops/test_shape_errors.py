@@ -2,7 +2,8 @@
 with one clear ValueError naming the op, its input types and what is wrong."""
 import pytest
 
-from aot.ir import GraphBuilder, TensorType
+
+from .harness import assert_type_error
 
 # (op, input types, attrs, a fragment the message must contain)
 BAD = [
@@ -46,17 +47,6 @@ BAD = [
 ]
 
 
-def _type(text: str) -> TensorType:
-    dtype, dims = text[:-1].split("[")
-    return TensorType([int(d) if d.isdigit() else d for d in dims.split(",") if d], dtype)
-
-
 @pytest.mark.parametrize("op, types, attrs, message", BAD, ids=[f"{b[0]}-{i}" for i, b in enumerate(BAD)])
 def test_bad_inputs_raise_clear_value_error(op, types, attrs, message):
-    b = GraphBuilder("bad")
-    inputs = [b.input(f"x{i}", _type(t)) for i, t in enumerate(types)]
-    with pytest.raises(ValueError) as err:
-        b.emit(op, *inputs, **attrs)
-    text = str(err.value)
-    assert message in text
-    assert text.startswith(f"op {op}(") and "\n" not in text  # names the op and its input types, one line
+    assert_type_error(op, types, attrs, message)
