@@ -2,7 +2,6 @@
 gather_nd, arange) fail at graph construction with one clear ValueError."""
 import pytest
 
-
 from .harness import assert_type_error
 
 # (op, input types, attrs, a fragment the message must contain)

@@ -2,7 +2,6 @@
 with one clear ValueError naming the op, its input types and what is wrong."""
 import pytest
 
-
 from .harness import assert_type_error
 
 # (op, input types, attrs, a fragment the message must contain)
