@@ -275,40 +275,56 @@ def _gather_elements_vjp(b, a: AxisAttrs, inputs, outputs, grads):
 
 
 def _scatter_vjp(b, a: ScatterAttrs, inputs, outputs, grads):
-    """none: the overwritten positions get no gradient, each update the gradient at its
+    """scatter_elements: the shared rules of `_scatter_grads`, gathering and scattering
+    along `axis`."""
+    _, indices, _ = inputs
+    return _scatter_grads(
+        b, a.reduction, inputs, outputs[0], grads[0],
+        gather=lambda v: b.emit("gather_elements", v, indices, axis=a.axis),
+        scatter=lambda d, u, r: b.emit("scatter_elements", d, indices, u, axis=a.axis, reduction=r))
+
+
+def _scatter_nd_vjp(b, a: ScatterNDAttrs, inputs, outputs, grads):
+    """scatter_nd: the same rules with index tuples (gather_nd reads what scatter_nd wrote)."""
+    _, indices, _ = inputs
+    return _scatter_grads(
+        b, a.reduction, inputs, outputs[0], grads[0],
+        gather=lambda v: b.emit("gather_nd", v, indices),
+        scatter=lambda d, u, r: b.emit("scatter_nd", d, indices, u, reduction=r))
+
+
+def _scatter_grads(b, reduction: str, inputs, y, g, gather, scatter):
+    """Gradients of a scatter, whatever its indexing (`gather` reads the scattered positions
+    of a data-shaped value; `scatter` writes update-shaped values there).
+    none: the overwritten positions get no gradient, each update the gradient at its
     target (with duplicate indices, which ONNX leaves undefined, every duplicate gets it).
     add: both get g. mul, max, min: see `_scatter_mul_grads` and `_scatter_extreme_grads`."""
-    data, indices, updates = inputs
-    g = grads[0]
+    data, _, updates = inputs
     if not data.type.dtype.is_float:
         return [None, None, None]
-    if a.reduction == "mul":
-        return _scatter_mul_grads(b, a, data, indices, updates, g)
-    if a.reduction in ("max", "min"):
-        return _scatter_extreme_grads(b, a, data, indices, updates, outputs[0], g)
-    gu = b.emit("gather_elements", g, indices, axis=a.axis)
-    if a.reduction == "add":
+    if reduction == "mul":
+        return _scatter_mul_grads(b, data, updates, g, gather, scatter)
+    if reduction in ("max", "min"):
+        return _scatter_extreme_grads(b, data, updates, y, g, gather, scatter)
+    gu = gather(g)
+    if reduction == "add":
         return [g, None, gu]
-    cleared = b.emit("scatter_elements", g, indices, fill_like(b, 0.0, updates), axis=a.axis)
-    return [cleared, None, gu]
+    return [scatter(g, fill_like(b, 0.0, updates), "none"), None, gu]
 
 
-def _scatter_extreme_grads(b, a, data, indices, updates, y, g):
+def _scatter_extreme_grads(b, data, updates, y, g, gather, scatter):
     """Each output position is the max (min) of its data element and the updates sent to it;
     g goes to those equal to it, split evenly between ties (as torch's scatter_reduce)."""
-    gather = lambda v: b.emit("gather_elements", v, indices, axis=a.axis)  # noqa: E731
     hit_d = b.emit("cast", b.emit("equal", data, y), dtype=data.type.dtype)
     hit_u = b.emit("cast", b.emit("equal", updates, gather(y)), dtype=data.type.dtype)
-    count = b.emit("scatter_elements", hit_d, indices, hit_u, axis=a.axis, reduction="add")
+    count = scatter(hit_d, hit_u, "add")
     share = div(b, g, count)
     return [mul(b, share, hit_d), None, mul(b, gather(share), hit_u)]
 
 
-def _scatter_mul_grads(b, a, data, indices, updates, g):
+def _scatter_mul_grads(b, data, updates, g, gather, scatter):
     """Each output position is the product of its data element and the updates sent to it;
     the partials are the products of the others, exact at zeros (see `prod_partials`)."""
-    gather = lambda v: b.emit("gather_elements", v, indices, axis=a.axis)  # noqa: E731
-    scatter = lambda d, u, r: b.emit("scatter_elements", d, indices, u, axis=a.axis, reduction=r)  # noqa: E731
     zero_d, zero_u = (b.emit("equal", v, scalar(b, 0.0, v)) for v in (data, updates))
     safe_d, safe_u = (b.emit("where", z, scalar(b, 1.0, v), v) for z, v in ((zero_d, data), (zero_u, updates)))
     p = scatter(safe_d, safe_u, "mul")
@@ -329,6 +345,5 @@ register("one_hot", attrs=OneHotAttrs, infer=_one_hot_type, num_inputs=1, refere
          lower=_one_hot_lower)
 register("scatter_elements", attrs=ScatterAttrs, infer=_scatter_type, num_inputs=3,
          reference=_scatter_ref, lower=_scatter_lower, vjp=_scatter_vjp)
-# No gradient rule yet: the updates' gradient needs a gather_nd op, which the registry lacks.
 register("scatter_nd", attrs=ScatterNDAttrs, infer=_scatter_nd_type, num_inputs=3,
-         reference=_scatter_nd_ref, lower=_scatter_nd_lower)
+         reference=_scatter_nd_ref, lower=_scatter_nd_lower, vjp=_scatter_nd_vjp)
