@@ -134,11 +134,16 @@ def slot_inits(config: dict, w: Param) -> list[tuple[str, np.ndarray]]:
     return [(n, np.full(w.type.shape, value, dtype=w.type.dtype.numpy)) for n in names(config)]
 
 
+LEARNING_RATE = "optimizer/learning_rate"
+
+
 def learning_rate(b: GraphBuilder, lr, iterations_f: Value) -> Value:
-    """The learning rate for this step: a number, or a Keras schedule config evaluated on
-    `iterations_f` (the 0-based step as f32), as Keras does before incrementing."""
+    """The learning rate for this step: a number, held as state (`optimizer/learning_rate`)
+    so that callbacks can change it between steps without a recompile, or a Keras schedule
+    config evaluated on `iterations_f` (the 0-based step as f32), as Keras does before
+    incrementing."""
     if isinstance(lr, (int, float)):
-        return b.const(float(lr), dtype="float32", name="lr")
+        return b.param(LEARNING_RATE, np.asarray(lr, np.float32), trainable=False, state=True)
     name, c = lr["class_name"], lr["config"]
     k = lambda v: b.const(float(v), dtype="float32", name="k")  # noqa: E731
     if name == "ExponentialDecay":

@@ -352,5 +352,86 @@ class TerminateOnNaN(Callback):
     """Kept for Keras code: a non-finite loss already stops `fit` with an error."""
 
 
+class LearningRateScheduler(Callback):
+    """Set the learning rate at each epoch's start to `schedule(epoch, lr)` (or
+    `schedule(epoch)`), as Keras. The compiled step holds the rate as state, so a change
+    takes effect at the next step without a recompile."""
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        self.schedule, self.verbose = schedule, verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        lr = float(self.model.optimizer.learning_rate)
+        try:
+            lr = self.schedule(epoch, lr)
+        except TypeError:  # a schedule of the epoch only
+            lr = self.schedule(epoch)
+        if not isinstance(lr, (float, int, np.floating, np.integer)):
+            raise ValueError('The output of the "schedule" function should be a float. '
+                             f"Got: {lr}")
+        self.model.optimizer.learning_rate = float(lr)
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(lr)}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by `factor` when `monitor` has not improved for `patience`
+    epochs (Keras' semantics: min_delta, cooldown, min_lr)."""
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
+                 min_delta=1e-4, cooldown=0, min_lr=0.0, **kwargs):
+        super().__init__()
+        if factor >= 1.0:
+            raise ValueError("ReduceLROnPlateau does not support a factor >= 1.0. "
+                             f"Received factor={factor}")
+        self.monitor, self.factor, self.patience, self.verbose = monitor, factor, patience, verbose
+        self.mode, self.min_delta, self.cooldown, self.min_lr = mode, min_delta, cooldown, min_lr
+        self._reset()
+
+    def _reset(self):
+        self.monitor_op, self.best, self.wait, self.cooldown_counter = None, None, 0, 0
+
+    def on_train_begin(self, logs=None):
+        self._reset()
+
+    def _improved(self, current) -> bool:
+        if self.best is None:
+            return True
+        if self.monitor_op is np.less:
+            return current < self.best - self.min_delta
+        return current > self.best + self.min_delta
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+        if self.monitor_op is None:
+            self.monitor_op = _monitor_op(self.mode, self.monitor, self.model)
+        current = _monitor_value(self.monitor, logs, "Learning rate reduction")
+        if current is None:
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(current):
+            self.best, self.wait = current, 0
+        elif self.cooldown_counter <= 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                old = float(self.model.optimizer.learning_rate)
+                if old > self.min_lr:
+                    new = max(old * self.factor, self.min_lr)
+                    self.model.optimizer.learning_rate = new
+                    if self.verbose > 0:
+                        print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate "
+                              f"to {new}.")
+                    self.cooldown_counter, self.wait = self.cooldown, 0
+
+
 __all__ = ["Callback", "CallbackList", "History", "LambdaCallback", "ProgbarLogger", "Progbar",
-           "EarlyStopping", "ModelCheckpoint", "TerminateOnNaN"]
+           "EarlyStopping", "ModelCheckpoint", "TerminateOnNaN", "LearningRateScheduler",
+           "ReduceLROnPlateau"]

@@ -63,10 +63,15 @@ class Trainer:
     # ------------------------------------------------------------ the plan
 
     def _current_key(self):
+        """A plain-number learning rate is state of the compiled step (set before each step),
+        so changing it does not recompile; a schedule is part of the step."""
         m = self.model
+        config = self.optimizer.training_config()
+        if not isinstance(config.get("learning_rate"), dict):
+            config.pop("learning_rate", None)
         return (m._structure_version, tuple((v.path, v.trainable and m._owner_trainable(v))
                                             for v in m.variables),
-                repr(sorted(self.optimizer.training_config().items())))
+                repr(sorted(config.items())))
 
     def _plan(self) -> list[_Head]:
         """Trace the training graph and describe the outputs (again if the model changed)."""
@@ -235,11 +240,21 @@ class Trainer:
     def train_batch(self, module, feeds: dict, where: str) -> dict:
         from aot.runtime import NonFiniteLossError
 
+        self._push_learning_rate(module)
         try:
             return module.run(feeds, entry="train_step")
         except NonFiniteLossError as e:
             self.pull()  # the weights after the last good step
             raise NonFiniteLossError(f"fit stopped at {where}: {e}") from None
+
+    def _push_learning_rate(self, module) -> None:
+        """The optimizer's current (number) learning rate into the step's state, if it moved."""
+        from aot.passes.optimizers import LEARNING_RATE
+
+        lr = self.optimizer._learning_rate
+        if isinstance(lr, (int, float)) and getattr(self, "_lr_pushed", None) != (id(module), lr):
+            module.load_state_dict({LEARNING_RATE: np.float32(lr)}, strict=False)
+            self._lr_pushed = (id(module), lr)
 
     def run_eval(self, module, arrays: list, batch_size: int, callbacks=None) -> dict:
         """Loss and metrics over whole arrays (inputs then labels), batch by batch."""
