@@ -17,6 +17,8 @@ from onnx import helper, numpy_helper
 
 from aot.ir import DType, Graph, Param, verify
 
+from .ops.elementwise import ONE_TO_ONE_BINARY, ONE_TO_ONE_UNARY
+
 OPSET = 17
 IR_VERSION = 8
 
@@ -378,19 +380,12 @@ def _pool(op_type):
 
 
 WRITERS = {
+    # one-to-one ops: the importer's name tables read backwards, plus those it converts
+    # through special cases (variadic Max/Min, Pow's dtype rules, Selu's attributes ...)
+    **{op: _simple(t) for t, op in {**ONE_TO_ONE_UNARY, **ONE_TO_ONE_BINARY}.items()},
     **{op: _simple(t) for op, t in {
-        "abs": "Abs", "neg": "Neg", "exp": "Exp", "log": "Log", "sqrt": "Sqrt",
-        "reciprocal": "Reciprocal", "sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu",
-        "sin": "Sin", "cos": "Cos", "tan": "Tan", "asin": "Asin", "acos": "Acos", "atan": "Atan",
-        "sinh": "Sinh", "cosh": "Cosh", "asinh": "Asinh", "acosh": "Acosh", "atanh": "Atanh",
-        "ceil": "Ceil", "floor": "Floor", "round": "Round", "sign": "Sign", "erf": "Erf",
-        "isnan": "IsNaN", "isinf": "IsInf", "logical_not": "Not", "softplus": "Softplus",
-        "softsign": "Softsign", "selu": "Selu",
-        "add": "Add", "subtract": "Sub", "multiply": "Mul", "divide": "Div", "power": "Pow",
-        "maximum": "Max", "minimum": "Min", "equal": "Equal", "less": "Less",
-        "less_equal": "LessOrEqual", "greater": "Greater", "greater_equal": "GreaterOrEqual",
-        "logical_and": "And", "logical_or": "Or", "logical_xor": "Xor", "where": "Where",
-        "matmul": "MatMul"}.items()},
+        "isinf": "IsInf", "selu": "Selu", "power": "Pow", "maximum": "Max", "minimum": "Min",
+        "where": "Where", "matmul": "MatMul"}.items()},
     "mod": _simple("Mod", fmod=0),
     "rsqrt": _rsqrt, "silu": _silu, "gelu": _gelu, "gelu_tanh": _gelu_tanh, "clip": _clip,
     "not_equal": _not_equal, "floor_divide": _floor_divide, "cast": _cast,

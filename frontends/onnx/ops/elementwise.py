@@ -9,7 +9,8 @@ from aot.ir import DType
 from ..registry import converter
 from .common import same_type, scalar
 
-_UNARY = {
+# ONNX op -> registry op, one to one (the exporter reads these backwards)
+ONE_TO_ONE_UNARY = {
     "Abs": "abs", "Neg": "neg", "Exp": "exp", "Log": "log", "Sqrt": "sqrt",
     "Reciprocal": "reciprocal", "Sigmoid": "sigmoid", "Tanh": "tanh", "Relu": "relu",
     "Sin": "sin", "Cos": "cos", "Tan": "tan", "Asin": "asin", "Acos": "acos", "Atan": "atan",
@@ -17,7 +18,7 @@ _UNARY = {
     "Ceil": "ceil", "Floor": "floor", "Round": "round", "Sign": "sign", "Erf": "erf",
     "IsNaN": "isnan", "Not": "logical_not", "Softplus": "softplus", "Softsign": "softsign",
 }
-_BINARY = {
+ONE_TO_ONE_BINARY = {
     "Add": "add", "Sub": "subtract", "Mul": "multiply", "Div": "divide",
     "Equal": "equal", "Less": "less", "Greater": "greater", "LessOrEqual": "less_equal",
     "GreaterOrEqual": "greater_equal", "And": "logical_and", "Or": "logical_or",
@@ -31,7 +32,7 @@ def _unary(op):
     return convert
 
 
-for _onnx, _op in _UNARY.items():
+for _onnx, _op in ONE_TO_ONE_UNARY.items():
     converter(_onnx)(_unary(_op))
 
 
@@ -55,7 +56,7 @@ def _binary(op):
     return convert
 
 
-for _onnx, _op in _BINARY.items():
+for _onnx, _op in ONE_TO_ONE_BINARY.items():
     converter(_onnx)(_binary(_op))
 
 
