@@ -160,7 +160,6 @@ def test_keras_compile_with_a_tuning_db_trains(tuned):
 @pytest.fixture
 def rpc_tracker():
     """A tracker and one server registered with key "aot-test", both on 127.0.0.1."""
-    pytest.importorskip("tornado", reason="TVM's RPC tracker needs tornado")
     from tvm import rpc
     from tvm.rpc.tracker import Tracker
 

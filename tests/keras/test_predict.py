@@ -86,7 +86,6 @@ def test_predict_builds_an_unbuilt_sequential(fake_compile, rng):
 
 def test_predict_with_the_real_compiler(rng):
     """Compiled code (TVM, host CPU) agrees with the interpreter, batch size not a divisor."""
-    pytest.importorskip("aot.driver")
     x_in = aot.Input((4, 4, 2), name="image")
     h = layers.Conv2D(3, 3, padding="same", activation="relu")(x_in)
     h = layers.GlobalAveragePooling2D()(h)

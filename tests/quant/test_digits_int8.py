@@ -5,26 +5,18 @@ the report names every layer; the accuracy guardrail returns layers to float whe
 import numpy as np
 import pytest
 
-pytest.importorskip("sklearn")
-
-import aot  # noqa: E402
-from aot.frontends.keras import clear_session, set_random_seed  # noqa: E402
-from aot.ir import interpret  # noqa: E402
-from aot.passes.quantize_calibrate import calibrate  # noqa: E402
-from aot.passes.quantize_report import quantize_within  # noqa: E402
-from aot.pipeline import optimize_for_inference  # noqa: E402
-from tests.training.test_digits import digits, lenet  # noqa: E402
+import aot
+from aot.ir import interpret
+from aot.passes.quantize_calibrate import calibrate
+from aot.passes.quantize_report import quantize_within
+from aot.pipeline import optimize_for_inference
+from tests.training.digits_task import digits, trained_lenet
 
 
 @pytest.fixture(scope="module")
 def trained():
     x_train, x_test, y_train, y_test = digits()
-    clear_session()
-    set_random_seed(0)
-    model = lenet()
-    model.compile(optimizer=aot.optimizers.Adam(0.003), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    model.fit(x_train, y_train, epochs=8, batch_size=32, verbose=0)
+    model, _ = trained_lenet(x_train, y_train, epochs=8)
     return model, x_train[:256], x_test, y_test
 
 

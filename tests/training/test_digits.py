@@ -7,44 +7,14 @@ Fixed seed (weights and fit's shuffling), a stratified 75/25 split; about 10 s o
 import numpy as np
 import pytest
 
-pytest.importorskip("sklearn")
+import aot
 
-from sklearn.datasets import load_digits  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
-
-import aot  # noqa: E402
-from aot import layers  # noqa: E402
-from aot.frontends.keras import clear_session, set_random_seed  # noqa: E402
-
-
-def digits():
-    data = load_digits()
-    x = (data.images / 16.0).astype(np.float32)[..., None]  # (1797, 8, 8, 1) in [0, 1]
-    y = data.target.astype(np.int64)
-    return train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
-
-
-def lenet():
-    return aot.Sequential([
-        layers.Input(shape=(8, 8, 1)),
-        layers.Conv2D(16, 3, padding="same", activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Conv2D(32, 3, padding="same", activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Flatten(),
-        layers.Dense(64, activation="relu"),
-        layers.Dense(10, activation="softmax"),
-    ])
+from .digits_task import digits, trained_lenet
 
 
 def test_lenet_learns_digits_and_the_artifact_agrees(tmp_path):
     x_train, x_test, y_train, y_test = digits()
-    clear_session()
-    set_random_seed(0)
-    model = lenet()
-    model.compile(optimizer=aot.optimizers.Adam(0.003), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    history = model.fit(x_train, y_train, epochs=15, batch_size=32, verbose=0)
+    model, history = trained_lenet(x_train, y_train, epochs=15)
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
 
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
