@@ -15,6 +15,7 @@ from aot.cli import main, read_air, write_air
 from aot.ir import interpret
 
 from ..runtime.graphs import feeds, two_input_graph
+from .helpers import assert_bad_input, invoke
 
 AOT = Path(sys.executable).parent / "aot"
 
@@ -31,22 +32,10 @@ def work(tmp_path_factory):
     return d
 
 
-def _invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def _bad(result, message):
-    """Exit code 2 and one `Error:` line saying what is wrong."""
-    assert result.exit_code == 2, result.output
-    lines = result.output.strip().splitlines()
-    assert lines[-1].startswith("Error: ") and message in lines[-1], result.output
-    assert "Traceback" not in result.output
-
-
 def test_version_and_help():
-    assert _invoke("--version").output.strip() == "aot, version 0.1.0"
+    assert invoke("--version").output.strip() == "aot, version 0.1.0"
     for cmd in ([], ["compile"], ["run"], ["inspect"], ["import"]):
-        result = _invoke(*cmd, "--help")
+        result = invoke(*cmd, "--help")
         assert result.exit_code == 0 and "Usage:" in result.output
 
 
@@ -58,7 +47,7 @@ def test_air_files_keep_their_weights(work):
 
 
 def test_import_prints_a_summary_and_writes_ir(work, tmp_path):
-    result = _invoke("import", work / "tiny.air", "-o", tmp_path / "copy.air")
+    result = invoke("import", work / "tiny.air", "-o", tmp_path / "copy.air")
     assert result.exit_code == 0, result.output
     assert "inputs:  a: f32[N,4], b: f32[N,4]" in result.output
     assert "outputs: y: f32[N,4], z: " in result.output
@@ -69,7 +58,7 @@ def test_import_prints_a_summary_and_writes_ir(work, tmp_path):
 
 
 def test_run_prints_and_saves_outputs(work, tmp_path):
-    result = _invoke("run", work / "tiny.aot", "--input", f"a={work / 'a.npy'}",
+    result = invoke("run", work / "tiny.aot", "--input", f"a={work / 'a.npy'}",
                      "--input", f"b={work / 'b.npy'}", "-o", tmp_path / "out.npz")
     assert result.exit_code == 0, result.output
     assert "y: (3, 4) float32  min " in result.output and "mean" in result.output
@@ -81,13 +70,13 @@ def test_run_prints_and_saves_outputs(work, tmp_path):
 
 def test_run_bench_reports_latency(work, tmp_path):
     np.savez(tmp_path / "in.npz", **feeds(2))
-    result = _invoke("run", work / "tiny.aot", "--input", tmp_path / "in.npz", "--bench", 3)
+    result = invoke("run", work / "tiny.aot", "--input", tmp_path / "in.npz", "--bench", 3)
     assert result.exit_code == 0, result.output
     assert "latency over 3 runs: median " in result.output and "p90" in result.output
 
 
 def test_inspect_shows_the_manifest(work):
-    result = _invoke("inspect", work / "tiny.aot")
+    result = invoke("inspect", work / "tiny.aot")
     assert result.exit_code == 0, result.output
     assert "target: llvm" in result.output
     assert "entry predict(a: (N, 4) float32, b: (N, 4) float32) -> (y: " in result.output
@@ -100,34 +89,34 @@ def test_compile_a_zoo_model(tmp_path, monkeypatch):
     zoo.get = lambda name: types.SimpleNamespace(to_graph=two_input_graph)
     monkeypatch.setitem(sys.modules, "aot.models", zoo)
     monkeypatch.chdir(tmp_path)
-    result = _invoke("compile", "tiny")
+    result = invoke("compile", "tiny")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "tiny.aot" / "manifest.json").is_file()
-    _bad(_invoke("compile", "resnet1000"), "not a zoo model (zoo: tiny)")
+    assert_bad_input(invoke("compile", "resnet1000"), "not a zoo model (zoo: tiny)")
 
 
 def test_cross_compile(work, tmp_path):
-    result = _invoke("compile", work / "tiny.air", "--target", "aarch64", "-o", tmp_path / "a.aot")
+    result = invoke("compile", work / "tiny.air", "--target", "aarch64", "-o", tmp_path / "a.aot")
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "a.aot" / "manifest.json").read_text())["library"] == "kernels.tar"
 
 
 def test_bad_inputs_exit_2_with_one_line(work, tmp_path):
     art = work / "tiny.aot"
-    _bad(_invoke("compile", tmp_path / "missing.air"), "missing.air")
-    _bad(_invoke("compile", work / "tiny.air", "--target", "tpu", "-o", tmp_path / "t.aot"),
+    assert_bad_input(invoke("compile", tmp_path / "missing.air"), "missing.air")
+    assert_bad_input(invoke("compile", work / "tiny.air", "--target", "tpu", "-o", tmp_path / "t.aot"),
          "unknown target 'tpu'")
     (tmp_path / "broken.air").write_text("graph @g(%x: f32[2]) {\n  return %nope\n}\n")
-    _bad(_invoke("compile", tmp_path / "broken.air"), "line 2, column 10: %nope is not defined")
-    _bad(_invoke("import", tmp_path / "model.txt"), "unsupported model file")
-    _bad(_invoke("run", art, "--input", f"c={work / 'a.npy'}"), "unknown input 'c'")
-    _bad(_invoke("run", art, "--input", f"a={work / 'nope.npy'}"), "nope.npy")
-    _bad(_invoke("run", art, "--input", work / "a.npy"), "name it as NAME=")
+    assert_bad_input(invoke("compile", tmp_path / "broken.air"), "line 2, column 10: %nope is not defined")
+    assert_bad_input(invoke("import", tmp_path / "model.txt"), "unsupported model file")
+    assert_bad_input(invoke("run", art, "--input", f"c={work / 'a.npy'}"), "unknown input 'c'")
+    assert_bad_input(invoke("run", art, "--input", f"a={work / 'nope.npy'}"), "nope.npy")
+    assert_bad_input(invoke("run", art, "--input", work / "a.npy"), "name it as NAME=")
     np.save(tmp_path / "wide.npy", np.zeros((3, 5), np.float32))
-    _bad(_invoke("run", art, "--input", f"a={tmp_path / 'wide.npy'}", "--input",
+    assert_bad_input(invoke("run", art, "--input", f"a={tmp_path / 'wide.npy'}", "--input",
                  f"b={work / 'b.npy'}"), "input 'a': expected shape (N, 4) float32, got (3, 5)")
-    _bad(_invoke("run", tmp_path / "none.aot"), "no such artifact")
-    assert _invoke("run", art, "--bench", 0).exit_code == 2  # click's own usage error
+    assert_bad_input(invoke("run", tmp_path / "none.aot"), "no such artifact")
+    assert invoke("run", art, "--bench", 0).exit_code == 2  # click's own usage error
 
 
 def test_tampered_artifacts_exit_2(work, tmp_path):
@@ -136,8 +125,8 @@ def test_tampered_artifacts_exit_2(work, tmp_path):
     art = Path(shutil.copytree(work / "tiny.aot", tmp_path / "t.aot"))
     with open(art / "weights.safetensors", "ab") as f:
         f.write(b"\0")
-    _bad(_invoke("inspect", art), "weights.safetensors (sha256 mismatch)")
-    _bad(_invoke("run", art, "-i", f"a={work / 'a.npy'}", "-i", f"b={work / 'b.npy'}"),
+    assert_bad_input(invoke("inspect", art), "weights.safetensors (sha256 mismatch)")
+    assert_bad_input(invoke("run", art, "-i", f"a={work / 'a.npy'}", "-i", f"b={work / 'b.npy'}"),
          "does not match its SHA-256")
 
 

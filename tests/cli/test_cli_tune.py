@@ -3,23 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from aot.cli import main, write_air
+from aot.cli import write_air
 from aot.ir import interpret
 
 from ..codegen.test_tuning import mlp
-
-
-def _invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def _bad(result, message):
-    assert result.exit_code == 2, result.output
-    lines = result.output.strip().splitlines()
-    assert lines[-1].startswith("Error: ") and message in lines[-1], result.output
-    assert "Traceback" not in result.output
+from .helpers import assert_bad_input, invoke
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +20,7 @@ def model(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tuned(model):
-    result = _invoke("tune", model / "tiny.air", "--trials", 3, "--batch", 2,
+    result = invoke("tune", model / "tiny.air", "--trials", 3, "--batch", 2,
                      "--tuning-db", model / "db")
     assert result.exit_code == 0, result.output
     return result
@@ -39,14 +28,14 @@ def tuned(model):
 
 def test_tune_reports_and_resumes(model, tuned):
     assert "measurements" in tuned.output and "batch 2" in tuned.output
-    again = _invoke("tune", model / "tiny.air", "--trials", 3, "--batch", 2,
+    again = invoke("tune", model / "tiny.air", "--trials", 3, "--batch", 2,
                     "--tuning-db", model / "db")
     assert again.exit_code == 0 and "0 tuned" in again.output, again.output
 
 
 def test_compile_with_the_database_runs_correctly(model, tuned, tmp_path):
     out = tmp_path / "tiny.aot"
-    result = _invoke("compile", model / "tiny.air", "--tuning-db", model / "db", "-o", out)
+    result = invoke("compile", model / "tiny.air", "--tuning-db", model / "db", "-o", out)
     assert result.exit_code == 0, result.output
     from aot.runtime import load
 
@@ -60,25 +49,25 @@ def test_compile_with_the_database_runs_correctly(model, tuned, tmp_path):
 
 def test_bad_input_is_one_line(model, tuned, tmp_path):
     air = model / "tiny.air"
-    _bad(_invoke("tune", air, "--trials", 2, "--tuning-db", tmp_path / "a", "--target", "nope"),
+    assert_bad_input(invoke("tune", air, "--trials", 2, "--tuning-db", tmp_path / "a", "--target", "nope"),
          "unknown target")
-    _bad(_invoke("tune", air, "--trials", 2, "--tuning-db", tmp_path / "b",
+    assert_bad_input(invoke("tune", air, "--trials", 2, "--tuning-db", tmp_path / "b",
                  "--rpc", "127.0.0.1:1", "--key", "k"), "cannot reach the RPC tracker")
-    _bad(_invoke("tune", air, "--trials", 2, "--tuning-db", tmp_path / "c", "--key", "k"),
+    assert_bad_input(invoke("tune", air, "--trials", 2, "--tuning-db", tmp_path / "c", "--key", "k"),
          "--key needs --rpc")
-    _bad(_invoke("compile", air, "--tuning-db", tmp_path / "missing", "-o", tmp_path / "o.aot"),
+    assert_bad_input(invoke("compile", air, "--tuning-db", tmp_path / "missing", "-o", tmp_path / "o.aot"),
          "does not exist")
     corrupt = tmp_path / "corrupt"
     corrupt.mkdir()
     (corrupt / "aot-tuning.json").write_text('{"target": "llvm", "batches": [1]}')
     (corrupt / "database_workload.json").write_text("garbage\n")
-    _bad(_invoke("tune", air, "--trials", 2, "--tuning-db", corrupt), "corrupt tuning database")
-    _bad(_invoke("compile", air, "--tuning-db", corrupt, "-o", tmp_path / "o.aot"),
+    assert_bad_input(invoke("tune", air, "--trials", 2, "--tuning-db", corrupt), "corrupt tuning database")
+    assert_bad_input(invoke("compile", air, "--tuning-db", corrupt, "-o", tmp_path / "o.aot"),
          "corrupt tuning database")
-    _bad(_invoke("tune", air, "--trials", 2, "--tuning-db", tmp_path / "d", "--train"),
+    assert_bad_input(invoke("tune", air, "--trials", 2, "--tuning-db", tmp_path / "d", "--train"),
          "--train needs a zoo model")
 
 
 def test_tune_help():
-    result = _invoke("tune", "--help")
+    result = invoke("tune", "--help")
     assert result.exit_code == 0 and "--tuning-db" in result.output and "--rpc" in result.output
