@@ -8,7 +8,6 @@ it with the runtime, so that what `compile` returns behaves exactly like
 """
 from __future__ import annotations
 
-import importlib
 import tempfile
 from pathlib import Path
 from typing import Callable, Optional
@@ -170,15 +169,10 @@ def _qualify_clashing_params(entries: dict[str, Graph]) -> None:
 
 
 def optimize(graph: Graph) -> Graph:
-    """The inference pipeline (aot/pipeline.py), then the verifier. Without a pipeline module
-    the graph is compiled as it is."""
-    try:
-        pipeline = importlib.import_module("aot.pipeline")
-    except ModuleNotFoundError as e:
-        if e.name != "aot.pipeline":
-            raise
-        return verify(graph)
-    return verify(pipeline.optimize_for_inference(graph))
+    """The inference pipeline (aot/pipeline.py), then the verifier."""
+    from aot.pipeline import optimize_for_inference
+
+    return verify(optimize_for_inference(graph))
 
 
 def _build(entries: dict[str, Graph], target: str, tuning_db=None):
