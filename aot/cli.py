@@ -159,11 +159,7 @@ def _read_model_file(path: Path):
     if path.suffix == ".onnx":
         if not path.is_file():
             raise FileNotFoundError(2, "no such file", str(path))
-        try:
-            import_onnx = aot.import_onnx
-        except (AttributeError, ImportError):
-            raise NotImplementedError("ONNX import is not available in this build") from None
-        return import_onnx(str(path))
+        return aot.import_onnx(str(path))
     raise ValueError(f"{path}: unsupported model file (expected .air or .onnx)")
 
 
@@ -172,13 +168,9 @@ def _load_model(spec: str):
     path = Path(spec)
     if path.suffix in (".air", ".onnx") or path.exists():
         return _read_model_file(path)
-    try:
-        import aot.models as zoo
+    import aot.models as zoo
 
-        names = list(zoo.names())
-    except (ImportError, AttributeError) as e:
-        raise ValueError(f"{spec}: no such file, and the model zoo is unavailable "
-                         f"({_one_line(e)})") from None
+    names = zoo.names()
     if spec not in names:
         raise ValueError(f"{spec}: no such file, and not a zoo model (zoo: "
                          f"{', '.join(names) or 'empty'})")
