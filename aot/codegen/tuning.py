@@ -323,6 +323,33 @@ def _worker_init() -> None:
     os.environ.setdefault("TVM_FFI_DISABLE_TORCH_C_DLPACK", "1")
 
 
+# The `sitecustomize.py` of aot's MetaSchedule workers: `import torch` fails in them, so
+# tvm_ffi's import-time `import torch` (+2.5-4 s, +200 MB per worker) is skipped.
+_WORKER_SITE = 'import sys\nsys.modules.setdefault("torch", None)\n'
+
+
+@contextmanager
+def torch_free_workers():
+    """Worker processes started inside this block (`python -m tvm.exec.popen_worker`,
+    which imports tvm before any initializer runs) find a `sitecustomize` first on their
+    PYTHONPATH that hides torch. The parent's environment is restored afterwards."""
+    import tempfile
+
+    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "TVM_FFI_DISABLE_TORCH_C_DLPACK")}
+    with tempfile.TemporaryDirectory(prefix="aot-worker-site-") as site:
+        Path(site, "sitecustomize.py").write_text(_WORKER_SITE)
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (site, saved["PYTHONPATH"]) if p)
+        os.environ["TVM_FFI_DISABLE_TORCH_C_DLPACK"] = "1"
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
 def _build_kernel(mod, target, _params):
     """MetaSchedule's default build minus its import of all tensor intrinsics (~13 s per
     worker): our schedule rules never tensorize, so the build does not need them."""
@@ -458,14 +485,15 @@ def tune(entries, target: str, trials: int, db_path, batch: int = 1, rpc: Option
     report = TuneReport(len(tasks), len(tasks) - len(todo), 0, 0.0)
     if not todo:
         return report
-    runner = _make_runner(rpc, key, timeout_sec)
-    builder = _make_builder(timeout_sec)
     start = time.perf_counter()
-    try:
-        _tune_tasks(todo, tgt, db, database, builder, runner, report, progress)
-    finally:
-        report.seconds = time.perf_counter() - start
-        _shutdown(builder, runner)
+    with torch_free_workers():
+        runner = _make_runner(rpc, key, timeout_sec)
+        builder = _make_builder(timeout_sec)
+        try:
+            _tune_tasks(todo, tgt, db, database, builder, runner, report, progress)
+        finally:
+            report.seconds = time.perf_counter() - start
+            _shutdown(builder, runner)
     return report
 
 

@@ -185,3 +185,27 @@ def test_tune_through_an_rpc_tracker(rpc_tracker, tmp_path):
     report = tuning.tune({"predict": mlp(width=8)}, "llvm", 2, tmp_path / "db", batch=2,
                          rpc=rpc_tracker, key="aot-test", progress=False)
     assert report.measured > 0 and report.best_us
+
+
+def test_tuning_workers_start_without_torch():
+    """MetaSchedule's workers import tvm before any initializer runs; the temporary
+    sitecustomize keeps tvm_ffi's `import torch` out of them (and the parent's
+    environment is restored after)."""
+    import os
+
+    from tvm.support.popen_pool import PopenWorker
+
+    before = os.environ.get("PYTHONPATH")
+    with tuning.torch_free_workers():
+        worker = PopenWorker()
+        worker.send(_torch_and_tvm_loaded)
+        torch_loaded, tvm_loaded = worker.recv()
+        worker.kill()
+    assert (torch_loaded, tvm_loaded) == (False, True)
+    assert os.environ.get("PYTHONPATH") == before
+
+
+def _torch_and_tvm_loaded():
+    import sys
+
+    return sys.modules.get("torch") is not None, "tvm" in sys.modules
