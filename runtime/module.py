@@ -5,15 +5,19 @@ Weights are copied to the device once and passed to each entry function after
 its inputs, in the order the manifest lists; an entry that updates state (a
 training step) returns the new values after its outputs, and they replace the
 old ones in place of a copy back to the host.
+
+Calls into one module run one at a time (TVM's Relax VM is not thread-safe);
+checking feeds and copying them in and out runs in the calling thread.
 """
 from __future__ import annotations
 
 import os
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -22,7 +26,7 @@ from .dtypes import numpy_dtype
 from .errors import ArtifactError, InputError, NonFiniteLossError
 from .metrics import Accumulator, batch_result
 from .signature import Signature, TensorSpec, check_array, check_feeds
-from .tvm_loader import load_tvm
+from .tvm_loader import load_runtime
 
 
 @dataclass(frozen=True)
@@ -32,28 +36,47 @@ class _Entry:
     params: tuple[str, ...]
     updates: dict  # param name -> index in the function's result tuple
     function: object  # the VM function
+    out_dtypes: tuple = field(default=())  # numpy dtypes of the outputs, in order
+    out_viewable: tuple = field(default=())  # per output: numpy can view it through DLPack
+    input_names: tuple = field(default=())
+    outputs: tuple = field(default=())  # (index, viewable, numpy dtype) of each output
+
+
+class _Plan:
+    """One thread's record of feed names, shapes and dtypes that passed an entry's checks
+    (they depend on nothing else, so the next such feeds skip them), and where the fast path
+    applies, the input tensors the feeds are copied into (reused call after call) with numpy
+    views of their memory."""
+
+    __slots__ = ("names", "tensors", "views")
+
+    def __init__(self, names: tuple, tensors: Optional[tuple], views: Optional[tuple]):
+        self.names = names  # feed names in input order
+        self.tensors = tensors  # None: the general path (fresh tensors per call)
+        self.views = views
 
 
 class Module:
     """Run an artifact's entry points. Made by `aot.runtime.load` (or `aot.compile`)."""
 
     def __init__(self, art: _artifact.Artifact, device: Optional[str] = None):
-        self._tvm = load_tvm(runtime_only=True)
+        self._rt = load_runtime()
         self._artifact = art
         self.path = art.path
         self.manifest = art.manifest
         self.device = device or art.manifest["device"]
-        self._dev = _open_device(self._tvm, self.device, art.manifest)
-        self._vm = _make_vm(self._tvm, art, self._dev)
+        self._dev = _open_device(self._rt, self.device, art.manifest)
+        self._vm = _make_vm(self._rt, art, self._dev)
         self._entries = {name: _make_entry(name, spec, self._vm)
                          for name, spec in art.manifest["entries"].items()}
         self._state = {n: self._to_device(a) for n, a in art.weights().items()}
+        self._state_args = {}  # entry -> its state tensors in call order (dropped on any change)
         self._keepalive = None  # what must live as long as the module (aot.compile's temp dir)
         self._weight_specs = {n: TensorSpec(n, tuple(w["shape"]), w["dtype"])
                               for n, w in art.manifest["weights"].items()}
         self._host = self._dev.dlpack_device_type() == 1  # kDLCPU: numpy views of tensors
-        self._checked = set()  # (entry, feed names, shapes and dtypes) that passed the checks
-        self._buffers = threading.local()  # per thread: reused input tensors
+        self._plans = threading.local()  # per thread: {(entry, feed names, shapes, dtypes): _Plan}
+        self._lock = threading.Lock()  # one call in the VM at a time: it is not thread-safe
 
     # ------------------------------------------------------------ description
 
@@ -86,10 +109,11 @@ class Module:
 
     def predict(self, *arrays):
         """Keras-like: inputs in order (or one dict by name); one output -> an array, else a list."""
-        entry = self._entry("predict")
-        names = entry.signature.input_names
-        if len(arrays) == 1 and isinstance(arrays[0], Mapping):
-            feeds = arrays[0]
+        entry = self._entries.get("predict") or self._entry("predict")
+        names = entry.input_names
+        first = arrays[0] if len(arrays) == 1 else None
+        if type(first) is not np.ndarray and isinstance(first, Mapping):
+            feeds = first
         elif len(arrays) != len(names):
             raise InputError(f"predict takes {len(names)} input(s) ({', '.join(names)}), "
                              f"got {len(arrays)}")
@@ -112,63 +136,82 @@ class Module:
         return {n: outs[n] for n in wanted}
 
     def _call(self, entry: _Entry, feeds: Mapping) -> list[np.ndarray]:
-        arrays = self._check(entry, feeds)  # before any kernel runs
-        args = self._inputs(entry, arrays) + [self._state[p] for p in entry.params]
-        result = entry.function(*args)
-        values = [result[i] for i in range(len(result))]
-        outs = [self._to_host(v) for v in values[:len(entry.signature.outputs)]]
-        if entry.updates and "loss" in entry.signature.output_names:
-            loss = outs[entry.signature.output_names.index("loss")]
-            if not np.all(np.isfinite(loss)):  # keep the last good state: commit nothing
-                raise NonFiniteLossError(f"{entry.name}: the loss is {float(loss)}; "
-                                         "the weights were left as they were before this step")
-        for param, index in entry.updates.items():
-            self._state[param] = values[index]
+        """Check the feeds (before any kernel runs), run the entry, return host copies of its
+        outputs; an entry that updates state commits the new state unless the loss is not
+        finite (the guard is for training steps: nothing else updates state)."""
+        plan = self._plan(entry, feeds)
+        if plan is not None and plan.views is not None:  # the hot path
+            for view, name in zip(plan.views, plan.names):
+                np.copyto(view, feeds[name])
+            with self._lock:
+                result = entry.function(*plan.tensors, *self._entry_state(entry))
+            get = self._rt.array_get
+            return [np.from_dlpack(get(result, i)).copy() if viewable
+                    else self._rt.numpy(get(result, i), dtype)
+                    for i, viewable, dtype in entry.outputs]
+        if plan is not None:
+            arrays = [np.asarray(feeds[name]) for name in plan.names]
+        else:
+            arrays = check_feeds(entry.signature.inputs, feeds)
+        inputs = [self._to_device(a) for a in arrays]
+        with self._lock:  # a training step reads, updates and commits the state in one go
+            result = entry.function(*inputs, *self._entry_state(entry))
+            values = [self._rt.array_get(result, i) for i in range(len(result))]
+            outs = [self._to_host(v, i, entry)
+                    for i, v in enumerate(values[:len(entry.out_dtypes)])]
+            if entry.updates and "loss" in entry.signature.output_names:
+                loss = outs[entry.signature.output_names.index("loss")]
+                if not np.all(np.isfinite(loss)):  # keep the last good state: commit nothing
+                    raise NonFiniteLossError(f"{entry.name}: the loss is {float(loss)}; the "
+                                             "weights were left as they were before this step")
+            if entry.updates:
+                self._set_state({p: values[index] for p, index in entry.updates.items()})
         return outs
 
-    def _check(self, entry: _Entry, feeds: Mapping) -> list[np.ndarray]:
-        """The feeds in input order, checked. Numpy feeds whose names, shapes and dtypes already
-        passed for this entry skip the checks: they depend on nothing else (the hot path of
-        repeated calls; any other feed is checked every time and errors stay as they are)."""
+    def _plan(self, entry: _Entry, feeds: Mapping) -> Optional[_Plan]:
+        """This thread's plan for these feeds, made once their names, shapes and dtypes pass
+        the checks (which raise otherwise); None for feeds that are not all plain numpy arrays
+        (checked on every call). The plan has no tensors where the general path runs: entries
+        that update state (an input may come back as new state, so each call gets fresh
+        tensors), other devices, and dtypes numpy cannot view (bfloat16, float8, bool)."""
         try:
             key = (entry.name,) + tuple((k, v.shape, v.dtype) for k, v in feeds.items()
                                         if type(v) is np.ndarray)
         except AttributeError:  # not a mapping of arrays: let the checks say what is wrong
-            key = None
-        if key is not None and len(key) == len(feeds) + 1 and key in self._checked:
-            return [feeds[s.name] for s in entry.signature.inputs]
-        arrays = check_feeds(entry.signature.inputs, feeds)
-        if key is not None and len(key) == len(feeds) + 1:
-            if len(self._checked) > 256:  # many batch sizes: forget, stay small
-                self._checked.clear()
-            self._checked.add(key)
-        return arrays
+            return None
+        plans = self._plans.__dict__
+        plan = plans.get(key)
+        if plan is not None or len(key) != len(feeds) + 1:
+            return plan
+        arrays = check_feeds(entry.signature.inputs, feeds)  # raises on a bad feed
+        names = entry.input_names
+        if len(plans) >= 16:  # many batch sizes: forget, stay small
+            plans.clear()
+        if entry.updates or not self._host or not all(a.dtype.name in _VIEWABLE for a in arrays):
+            plan = plans[key] = _Plan(names, None, None)
+        else:
+            held = [_host_buffer(self._rt, a, self._dev) for a in arrays]
+            plan = plans[key] = _Plan(names, tuple(t for t, _ in held), tuple(v for _, v in held))
+        return plan
 
-    def _inputs(self, entry: _Entry, arrays: list) -> list:
-        """The inputs as device tensors. On the host, an entry that updates no state copies
-        them into tensors it keeps per thread and shape (no allocation per call); an entry
-        that does may return an input as new state, so it gets fresh tensors."""
-        if entry.updates or not self._host:
-            return [self._to_device(a) for a in arrays]
-        cache = self._buffers.__dict__.setdefault(entry.name, {})
-        out = []
-        for i, a in enumerate(arrays):
-            if a.dtype.name not in _VIEWABLE:  # bfloat16, float8, bool: numpy cannot view them
-                out.append(self._to_device(a))
-                continue
-            held = cache.get(i)
-            if held is None or held[1].shape != a.shape or held[1].dtype != a.dtype:
-                held = cache[i] = _host_buffer(self._tvm, a, self._dev)
-            np.copyto(held[1], a)
-            out.append(held[0])
-        return out
+    def _entry_state(self, entry: _Entry) -> tuple:
+        """The entry's state tensors in call order (cached until the state changes)."""
+        args = self._state_args.get(entry.name)
+        if args is None:
+            args = self._state_args[entry.name] = tuple(self._state[p] for p in entry.params)
+        return args
 
-    def _to_host(self, tensor) -> np.ndarray:
-        """A numpy copy of a result (through a DLPack view on the host: ~10x cheaper than
-        `Tensor.numpy`; dtypes numpy cannot view, and other devices, take `numpy()`)."""
-        if self._host and tensor.dtype in _VIEWABLE:
+    def _set_state(self, tensors: Mapping) -> None:
+        for name, tensor in tensors.items():
+            self._state[name] = tensor
+        self._state_args = {}  # replaced, not cleared: a call in another thread keeps its own
+
+    def _to_host(self, tensor, index: int, entry: _Entry) -> np.ndarray:
+        """A numpy copy of output `index` (through a DLPack view on the host: ~10x cheaper
+        than copying out through TVM; other dtypes and devices copy through TVM)."""
+        if self._host and entry.out_viewable[index]:
             return np.from_dlpack(tensor).copy()
-        return tensor.numpy()
+        return self._rt.numpy(tensor, entry.out_dtypes[index])
 
     # ------------------------------------------------------------ training
 
@@ -212,13 +255,14 @@ class Module:
         return self._entries[name]
 
     def _to_device(self, arr: np.ndarray):
-        return self._tvm.runtime.tensor(np.asarray(arr, order="C"), self._dev)
+        return self._rt.tensor(np.asarray(arr), self._dev)
 
     # ------------------------------------------------------------ state
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Every weight (and optimizer slot) by name, as host numpy copies."""
-        return {n: t.numpy() for n, t in self._state.items()}
+        return {n: self._rt.numpy(t, numpy_dtype(self._weight_specs[n].dtype))
+                for n, t in self._state.items()}
 
     def load_state_dict(self, state: Mapping, strict: bool = True) -> None:
         """Replace weights by name. All are checked (names, shapes, dtypes) before any is set."""
@@ -232,8 +276,9 @@ class Module:
                              "(pass strict=False to load a subset)")
         checked = {n: check_array(self._weight_specs[n], v, {}, what="weight")
                    for n, v in state.items()}
-        for n, arr in checked.items():
-            self._state[n] = self._to_device(arr)
+        tensors = {n: self._to_device(arr) for n, arr in checked.items()}
+        with self._lock:
+            self._set_state(tensors)
 
     def save(self, path) -> Path:
         """Write this module as an artifact with its current weights (atomically)."""
@@ -250,10 +295,11 @@ _VIEWABLE = frozenset(["float64", "float32", "float16", "int64", "int32", "int16
                        "uint64", "uint32", "uint16", "uint8"])
 
 
-def _host_buffer(tvm, like: np.ndarray, dev) -> tuple:
+def _host_buffer(rt, like: np.ndarray, dev) -> tuple:
     """A host tensor shaped like `like` and a numpy view of its memory (copies into the view
-    fill the tensor)."""
-    tensor = tvm.runtime.empty(like.shape, like.dtype.name, dev)
+    fill the tensor). Feeds are copied, never wrapped through DLPack: the kernels assume
+    64-byte aligned data, which a numpy array need not have."""
+    tensor = rt.empty(like.shape, like.dtype.name, dev)
     return tensor, np.from_dlpack(tensor)
 
 
@@ -271,7 +317,7 @@ def load(path, device: Optional[str] = None) -> Module:
 
 # ------------------------------------------------------------ setup helpers
 
-def _open_device(tvm, device: str, manifest: dict):
+def _open_device(rt, device: str, manifest: dict):
     """The TVM device for 'cpu', 'cuda', 'cuda:1'...; it must be the kind the kernels are for."""
     kind, _, index = device.partition(":")
     if kind != manifest["device"]:
@@ -280,17 +326,15 @@ def _open_device(tvm, device: str, manifest: dict):
     if index and not index.isdigit():
         raise ArtifactError(f"bad device {device!r}; expected KIND or KIND:INDEX, e.g. cuda:0")
     try:
-        dev = tvm.device(kind, int(index or 0))
+        dev = rt.device(kind, int(index or 0))
     except (ValueError, KeyError):
         raise ArtifactError(f"unknown device {device!r}") from None
-    if not dev.exist:
+    if not rt.exists(dev):
         raise ArtifactError(f"device {device!r} is not available on this machine")
     return dev
 
 
-def _make_vm(tvm, art: _artifact.Artifact, dev):
-    from tvm.runtime.vm import VirtualMachine
-
+def _make_vm(rt, art: _artifact.Artifact, dev):
     lib_path = art.library_path
     if lib_path.suffix != ".so":
         raise ArtifactError(f"{art.path}: the kernels for target {art.manifest['target']['name']} "
@@ -300,13 +344,13 @@ def _make_vm(tvm, art: _artifact.Artifact, dev):
 
         cuda_binaries.install(art)  # before loading: TVM asks for them while it loads
     try:
-        lib = _load_verified_library(tvm, art.files[lib_path.name])
+        lib = _load_verified_library(rt, art.files[lib_path.name])
     except Exception as e:  # TVM reports a failed dlopen with its own error type
         raise ArtifactError(f"{art.path}: cannot load {lib_path.name}: {_last_line(e)}") from None
-    return VirtualMachine(lib, dev)
+    return rt.virtual_machine(lib, dev)
 
 
-def _load_verified_library(tvm, data: bytes):
+def _load_verified_library(rt, data: bytes):
     """dlopen the bytes whose hash was checked, from a private copy: the artifact's file could
     change after the check, and dlopen would hand back a stale library for a path it has
     already opened in this process (a recompile to the same output)."""
@@ -314,7 +358,7 @@ def _load_verified_library(tvm, data: bytes):
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        return tvm.runtime.load_module(name)
+        return rt.load_module(name)
     finally:
         os.unlink(name)  # the mapping outlives the name
 
@@ -328,9 +372,13 @@ def _make_entry(name: str, spec: dict, vm) -> _Entry:
     try:
         sig = Signature(tuple(TensorSpec.from_json(d) for d in spec["inputs"]),
                         tuple(TensorSpec.from_json(d) for d in spec["outputs"]))
-        for s in sig.inputs + sig.outputs:
+        for s in sig.inputs:
             numpy_dtype(s.dtype)  # an unknown dtype fails here, at load, not at the first call
+        out_dtypes = tuple(numpy_dtype(s.dtype) for s in sig.outputs)
         function = vm[spec["function"]]
     except Exception as e:  # malformed specs, unknown dtypes, a function the library lacks
         raise ArtifactError(f"entry {name!r} cannot be set up: {_last_line(e)}") from None
-    return _Entry(name, sig, tuple(spec["params"]), dict(spec["updates"]), function)
+    viewable = tuple(d.name in _VIEWABLE for d in out_dtypes)
+    return _Entry(name, sig, tuple(spec["params"]), dict(spec["updates"]), function, out_dtypes,
+                  viewable, tuple(sig.input_names),
+                  tuple(zip(range(len(out_dtypes)), viewable, out_dtypes)))
