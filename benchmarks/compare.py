@@ -6,6 +6,8 @@ and JSON under benchmarks/results/; never asserts.
     .venv/bin/python benchmarks/compare.py                       # every case
     .venv/bin/python benchmarks/compare.py mlp_b1 resnet18 --rounds 30
     .venv/bin/python benchmarks/compare.py --tuning-db DB_DIR    # adds the tuned column
+    .venv/bin/python benchmarks/compare.py --tuning-db DB_DIR --tune-trials 600
+                                        # tunes each case first (resumable), timing it
 
 Per case: median and min/max latency (ms) of each contestant, ours/ORT, GFLOP/s (the
 multiply-adds of matmul and conv, counted from the graph) and the fraction of this CPU's
@@ -149,6 +151,18 @@ def cold_start(kind, artifact, feeds_path, repeats):
     return float(np.median(out))
 
 
+def tune_case(case, db, trials):
+    """`aot tune` of the case's predict graph at its batch: seconds spent and the summary
+    (a case whose kernels the database already holds takes ~0 s)."""
+    from aot.codegen.tuning import tune
+
+    zoo_name, batch = CASES[case]
+    graph = optimize_entries(to_graph(zoo.get(zoo_name)))["predict"]
+    t = time.perf_counter()
+    report = tune({"predict": graph}, "llvm", trials, db, batch=batch, progress=False)
+    return {"trials": trials, "seconds": time.perf_counter() - t, "summary": report.summary()}
+
+
 def run_case(case, rounds, threads, tuning_db, workdir, cold_repeats, peak):
     zoo_name, batch = CASES[case]
     model = zoo.get(zoo_name)
@@ -183,8 +197,9 @@ def _cell(row, k):
 def markdown(rows, meta):
     has_tuned = any("tuned" in r["ms"] for r in rows)
     head = ["case", "ORT ms (min–max)", "PyTorch ms", "ours ms (min–max)", "ours/ORT"]
-    head += ["tuned ms", "tuned/ORT"] if has_tuned else []
+    head += ["tuned ms", "tuned/ORT", "tuned GFLOP/s (% peak)"] if has_tuned else []
     head += ["ours GFLOP/s (% peak)", "compile s", "cold start ours / ORT s"]
+    head += ["tuning s"] if any("tuning" in r for r in rows) else []
     lines = [f"Machine: {meta['cpu']}, {meta['cores']} cores; {meta['threads']} threads each; "
              f"{meta['rounds']} interleaved rounds; peak FP32 {meta['peak_gflops']:.0f} GFLOP/s "
              f"({meta['peak_assumption']}).", "",
@@ -194,11 +209,15 @@ def markdown(rows, meta):
         cells = [f"{r['case']}", _cell(r, "ort"), _cell(r, "torch"), _cell(r, "ours"),
                  f"{r['ours_over_ort']:.2f}x"]
         if has_tuned:
-            cells += [_cell(r, "tuned"), f"{r['tuned_over_ort']:.2f}x" if "tuned_over_ort" in r else "—"]
+            t = r["ms"].get("tuned")
+            cells += [_cell(r, "tuned"), f"{r['tuned_over_ort']:.2f}x" if t else "—",
+                      f"{t['gflops']:.1f} ({100 * t['peak_fraction']:.1f}%)" if t else "—"]
         cold = r.get("cold_start_s")
         cells += [f"{o['gflops']:.1f} ({100 * o['peak_fraction']:.1f}%)",
                   f"{r['compile_s']['ours']:.1f}",
                   f"{cold['ours']:.2f} / {cold['ort']:.2f}" if cold else "—"]
+        if head[-1] == "tuning s":
+            cells.append(f"{r['tuning']['seconds']:.0f}" if "tuning" in r else "—")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -220,9 +239,14 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=30)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--tuning-db", default=None, help="tuning database dir: adds a tuned column")
+    p.add_argument("--tune-trials", type=int, default=0,
+                   help="tune each case with this many trials into --tuning-db first (a case "
+                        "already tuned resumes or skips); the tuning time is reported")
     p.add_argument("--cold-repeats", type=int, default=3, help="0 skips the cold-start runs")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = p.parse_args(argv)
+    if args.tune_trials and not args.tuning_db:
+        p.error("--tune-trials needs --tuning-db DIR")
     unknown = [c for c in args.cases if c not in CASES]
     if unknown:
         p.error(f"unknown case(s) {', '.join(unknown)}; known: {', '.join(CASES)}")
@@ -230,12 +254,16 @@ def main(argv=None):
     peak, assumption = cpu_peak(cores)
     meta = {"cpu": cpu, "cores": cores, "threads": args.threads, "rounds": args.rounds,
             "peak_gflops": peak, "peak_assumption": assumption, "tuning_db": args.tuning_db,
+            "tune_trials": args.tune_trials,
             "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M")}
     rows = []
     with tempfile.TemporaryDirectory(prefix="aot-compare-") as tmp:
         for case in args.cases:
+            tuning = tune_case(case, args.tuning_db, args.tune_trials) if args.tune_trials else None
             rows.append(run_case(case, args.rounds, args.threads, args.tuning_db, Path(tmp),
                                  args.cold_repeats, peak))
+            if tuning:
+                rows[-1]["tuning"] = tuning
             print(markdown(rows[-1:], meta).splitlines()[-1], flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -4,8 +4,8 @@ weights of our model (by parameter name), for side-by-side timing.
 Channels-last throughout (torch's `channels_last` memory format, so an NHWC numpy batch
 enters as a zero-copy view); Keras "same" padding is asymmetric for strided layers and
 becomes an explicit `F.pad` there. Batch norm runs as torch's eval-mode `batch_norm`.
-The transformer encoder and the LSTM are not rebuilt here (their weight layouts would need
-a per-layer mapping); `build` returns None for them.
+The transformer encoder and the LSTM read Keras's weight layouts directly (MHA kernels
+[d_model, heads, key_dim], LSTM gates i, f, c, o in one [input, 4*units] kernel).
 """
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ import torch.nn.functional as F
 def build(name: str, model):
     """A torch module computing `model` (a zoo model) with its weights, or None."""
     builder = {"mlp": _Mlp, "lenet": _LeNet, "resnet18": _ResNet18,
-               "mobilenet_v2": _MobileNetV2}.get(name)
+               "mobilenet_v2": _MobileNetV2, "transformer_encoder": _TransformerEncoder,
+               "lstm_classifier": _LstmClassifier}.get(name)
     if builder is None:
         return None
     params = {p.name: torch.from_numpy(np.ascontiguousarray(p.data)) for p in model.to_graph().params}
@@ -29,6 +30,8 @@ def build(name: str, model):
 def feed(name: str, x: np.ndarray) -> torch.Tensor:
     """Our input array as the module's input (NHWC images -> an NCHW view, channels-last)."""
     t = torch.from_numpy(x)
+    if t.dtype in (torch.int32, torch.int64):
+        return t.long()  # token ids: embedding lookups take int64
     return t.permute(0, 3, 1, 2) if t.ndim == 4 else t
 
 
@@ -130,3 +133,56 @@ class _MobileNetV2(_Base):
                 ch, b = c, b + 1
         x = self.cbr(x, "head_conv", "head_bn")
         return torch.softmax(self.dense(x.mean((2, 3)), "probs"), -1)
+
+
+class _TransformerEncoder(_Base):
+    """models/sequence.py: embedding, post-norm encoder blocks (Keras MultiHeadAttention,
+    scale 1/sqrt(key_dim)), global average pooling, softmax head."""
+
+    def mha(self, x, name):
+        p = self.p
+        q, k, v = (torch.einsum("bsd,dhk->bhsk", x, p[f"{name}/{n}/kernel"]) + p[f"{name}/{n}/bias"][:, None]
+                   for n in ("query", "key", "value"))
+        a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), -1) @ v
+        return torch.einsum("bhsk,hkd->bsd", a, p[f"{name}/attention_output/kernel"]) \
+            + p[f"{name}/attention_output/bias"]
+
+    def ln(self, x, name):
+        return F.layer_norm(x, x.shape[-1:], self.p[f"{name}/gamma"], self.p[f"{name}/beta"], 1e-6)
+
+    def forward(self, tokens):
+        x = F.embedding(tokens, self.p["embedding/embeddings"])
+        i = 0
+        while f"encoder_{i}_mha/query/kernel" in self.p:
+            n = f"encoder_{i}"
+            x = self.ln(x + self.mha(x, f"{n}_mha"), f"{n}_ln1")
+            ff = self.dense(self.dense(x, f"{n}_ff1", F.relu), f"{n}_ff2")
+            x = self.ln(x + ff, f"{n}_ln2")
+            i += 1
+        return torch.softmax(self.dense(x.mean(1), "probs"), -1)
+
+
+class _LstmClassifier(_Base):
+    """models/sequence.py: embedding, torch's fused nn.LSTM with Keras's weights (gate order
+    i, f, c, o is torch's i, f, g, o), last hidden state, softmax head."""
+
+    def __init__(self, params):
+        super().__init__(params)
+        kernel = self.named("lstm_cell/kernel")
+        units = kernel.shape[1] // 4
+        self.lstm = torch.nn.LSTM(kernel.shape[0], units, batch_first=True)
+        with torch.no_grad():
+            self.lstm.weight_ih_l0.copy_(kernel.t())
+            self.lstm.weight_hh_l0.copy_(self.named("lstm_cell/recurrent_kernel").t())
+            self.lstm.bias_ih_l0.copy_(self.named("lstm_cell/bias"))
+            self.lstm.bias_hh_l0.zero_()
+
+    def named(self, suffix):
+        """The one weight whose name ends with `suffix` (layer names are numbered per
+        instance: `lstm`, `lstm_1`, ...)."""
+        (w,) = [v for k, v in self.p.items() if k.endswith(suffix)]
+        return w
+
+    def forward(self, tokens):
+        _, (h, _) = self.lstm(F.embedding(tokens, self.named("/embeddings")))
+        return torch.softmax(self.dense(h[-1], "probs"), -1)
