@@ -209,3 +209,26 @@ def _torch_and_tvm_loaded():
     import sys
 
     return sys.modules.get("torch") is not None, "tvm" in sys.modules
+
+
+def test_default_schedule_is_a_record_so_tuning_never_loses(tuned):
+    """After tuning, every task the default rules schedule also has our default plan among
+    its records (measured by the same runner): the build takes the fastest."""
+    from tvm.s_tir import meta_schedule as ms
+
+    from aot.codegen.schedules.rules import default_schedule
+
+    db_path, _ = tuned
+    database = tuning.open_db(db_path, "llvm").ms_database()
+    tgt = make_target("llvm")
+    mod = tuning.specialize(to_relax([Entry("predict", mlp())]), [BATCH])
+    seeded = 0
+    for task in tuning.extract_tasks(mod, tgt):
+        sch = default_schedule(task.mod["main"], tgt)
+        if sch is None:
+            continue
+        workload = database.commit_workload(task.mod)
+        traces = [str(r.trace) for r in database.get_top_k(workload, 1000)]
+        assert str(sch.trace) in traces, task.name
+        seeded += 1
+    assert seeded >= 1

@@ -7,16 +7,22 @@ from .contraction import schedule_contraction
 RULES = (schedule_contraction,)
 
 
-def schedule_func(func, target):
-    """The function scheduled by the first rule that takes it, or None (left as it is)."""
+def default_schedule(func, target):
+    """The schedule (with its trace) of the first rule that takes `func`, or None."""
     for rule in RULES:
         sch = tvm.s_tir.Schedule(func)
         try:
             if rule(sch, target):
-                return sch.mod["main"].with_attr("tirx.is_scheduled", True)
+                return sch
         except (tvm.s_tir.schedule.ScheduleError, tvm.error.InternalError):
             continue
     return None
+
+
+def schedule_func(func, target):
+    """The function scheduled by the first rule that takes it, or None (left as it is)."""
+    sch = default_schedule(func, target)
+    return None if sch is None else sch.mod["main"].with_attr("tirx.is_scheduled", True)
 
 
 def default_schedule_pass(target):
