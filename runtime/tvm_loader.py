@@ -48,10 +48,38 @@ def load_tvm(runtime_only: bool = True):
     return tvm
 
 
+def physical_cores() -> int:
+    """Cores this process may run on, counting each physical core once (hyperthread
+    siblings share one), from sysfs; the CPU count where sysfs says nothing."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+    cores = set()
+    for cpu in cpus:
+        try:
+            cores.add(Path(f"/sys/devices/system/cpu/cpu{cpu}/topology/core_cpus_list").read_text())
+        except OSError:
+            cores.add(str(cpu))
+    return max(1, len(cores))
+
+
+def _set_thread_count() -> None:
+    """TVM's thread pool guesses half the logical CPUs (assuming two hyperthreads per core):
+    on a 2-core machine without SMT it ran every kernel on ONE thread. The pool reads
+    TVM_NUM_THREADS when the library loads, so set it first, to the physical cores, unless
+    the user chose (TVM_NUM_THREADS or OMP_NUM_THREADS). Child processes (tuning workers)
+    inherit it."""
+    if "TVM_NUM_THREADS" not in os.environ and "OMP_NUM_THREADS" not in os.environ:
+        os.environ["TVM_NUM_THREADS"] = str(physical_cores())
+
+
 @contextlib.contextmanager
 def _torch_hidden():
-    """While TVM's Python packages import: `import torch` inside tvm_ffi raises ImportError."""
+    """While TVM's Python packages import: `import torch` inside tvm_ffi raises ImportError.
+    Also the moment before TVM's library loads, when its thread count must be set."""
     os.environ.setdefault("TVM_FFI_DISABLE_TORCH_C_DLPACK", "1")
+    _set_thread_count()
     hide = "torch" not in sys.modules
     if hide:
         sys.modules["torch"] = None

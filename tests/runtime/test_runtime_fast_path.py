@@ -176,3 +176,23 @@ def test_the_compiler_still_loads_after_an_artifact_in_one_process(built_artifac
                          capture_output=True, text=True, timeout=300, cwd=root)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("ok")
+
+
+def test_tvm_thread_pool_uses_every_physical_core():
+    """TVM guesses half the logical CPUs; on a machine without SMT that was one thread for
+    every kernel. A fresh process (no TVM_NUM_THREADS / OMP_NUM_THREADS) gets one thread per
+    physical core, for the runtime and the compiler alike."""
+    import os
+    import subprocess
+    import sys
+
+    from aot.runtime.tvm_loader import physical_cores
+
+    env = {k: v for k, v in os.environ.items() if k not in ("TVM_NUM_THREADS", "OMP_NUM_THREADS")}
+    for code in ("import aot.runtime.tvm_loader as L; rt = L.load_runtime(); "
+                 "print(rt.ffi.get_global_func('runtime.NumThreads')())",
+                 "from aot.codegen.tvm import tvm; print(tvm.get_global_func('runtime.NumThreads')())"):
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, check=True).stdout
+        assert int(out.strip().splitlines()[-1]) == physical_cores()
+    assert 1 <= physical_cores() <= (os.cpu_count() or 1)
