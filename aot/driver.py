@@ -39,11 +39,12 @@ def compile(model_or_graph, target: str = "llvm", output=None, quantize=None, tu
     kernels cannot run on this machine (a cross-compile). `on_step(name)` is
     called as each of the steps in `_STEPS` starts (the CLI's progress bar).
 
-    quantize: None, "int8" (static: needs `calibration`, data by input name or one array;
-    `calibration_method` minmax|percentile|entropy; with `max_accuracy_drop` the most
-    sensitive layers return to float until the metric, accuracy against `labels` or top-1
-    agreement with float, drops by at most that) or "int8-dynamic" (weights int8, matmul
-    inputs quantized at run time). The module's `quantization_report` holds the report.
+    quantize: None, "fp16" / "bf16" (weights and most compute in that dtype, float32 where
+    accuracy needs it: aot.passes.cast_precision), "int8" (static: needs `calibration`, data
+    by input name or one array; `calibration_method` minmax|percentile|entropy; with
+    `max_accuracy_drop` the most sensitive layers return to float until the metric, accuracy
+    against `labels` or top-1 agreement with float, drops by at most that) or "int8-dynamic"
+    (weights int8, matmul inputs quantized at run time). The module's `quantization_report` holds the report.
     """
     from aot.codegen.targets import TARGETS
 
@@ -79,15 +80,13 @@ def compile(model_or_graph, target: str = "llvm", output=None, quantize=None, tu
     return module
 
 
-QUANTIZE_MODES = ("int8", "int8-dynamic")
+QUANTIZE_MODES = ("int8", "int8-dynamic", "fp16", "bf16")
+_CAST_MODES = {"fp16": "float16", "bf16": "bfloat16"}
 
 
 def _refuse_unsupported(quantize, training) -> None:
     if quantize is None:
         return
-    if quantize in ("fp16", "bf16"):
-        raise NotImplementedError(f"quantize={quantize!r} is not supported yet; "
-                                  f"supported: {', '.join(QUANTIZE_MODES)}")
     if quantize not in QUANTIZE_MODES:
         raise CompileError(f"unknown quantize mode {quantize!r}; known: {', '.join(QUANTIZE_MODES)}")
     if training is not None:
@@ -102,6 +101,10 @@ def quantize_for_inference(graph: Graph, mode: str, calibration, method: str = "
     from aot.passes.quantize_calibrate import calibrate
     from aot.passes.quantize_report import quantize_within
 
+    if mode in _CAST_MODES:
+        from aot.passes.cast_precision import cast_precision
+
+        return optimize(cast_precision(graph, _CAST_MODES[mode])), None
     try:
         if mode == "int8-dynamic":
             return optimize(quantize_dynamic(graph)), None

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aot.ir.attrs import Optional
 from aot.ir.opdef import register
-from aot.ir.types import TensorType
+from aot.ir.types import DType, TensorType
 
 from .common import require_float, same_dtype
 from .nn_common import (AXIS_NAMES, Layout1D, Layout2D, adjoint_padding, check_geometry, float_vjp,
@@ -37,6 +38,14 @@ class Conv2DAttrs:
     dilation: tuple[int, int] = (1, 1)
     groups: int = 1
     layout: Layout2D = "NHWC"
+
+
+@dataclass(frozen=True)
+class ConvOutAttrs(Conv2DAttrs):
+    """conv2d's attributes: Conv2DAttrs (which qconv2d shares) and `out_dtype`, a wider float
+    to accumulate in and return (float16/bfloat16 inputs, float32 out: mixed precision)."""
+
+    out_dtype: Optional[DType] = None
 
 
 @dataclass(frozen=True)
@@ -83,7 +92,18 @@ def _conv_type(a, x: TensorType, w: TensorType) -> TensorType:
     k, u, o = split_kernel(w, a.layout, ("in/groups", "out"))
     _check_groups(a.groups, c, u, o, "output")
     out = positive(_conv_sizes(a, sp, k), r, _too_small(a, sp, k))
-    return TensorType(join_data(batch, o, out, a.layout), dt)
+    return TensorType(join_data(batch, o, out, a.layout), accumulator_dtype(a, dt))
+
+
+def accumulator_dtype(a, dt: DType) -> DType:
+    """The result dtype of a contraction (conv2d, matmul) with inputs of dtype `dt`: theirs, or
+    attrs.out_dtype, a float at least as wide (qconv2d's attrs have no such field)."""
+    out = getattr(a, "out_dtype", None)
+    if out is None or out == dt:
+        return dt
+    if not (dt.is_float and out.is_float and out.itemsize >= dt.itemsize):
+        raise ValueError(f"out_dtype {out.short} needs float inputs no wider than it, got {dt.short}")
+    return out
 
 
 def _grouped_padded(a, x):
@@ -104,7 +124,8 @@ def _conv_ref(a, x, w):
     for tap in np.ndindex(*k):
         patch = xg[tap_slices(tap, a.dilation, a.strides, out_sp)]
         out += np.einsum("n...gc,cgo->n...go", patch, wg[tap])
-    return from_cl(out.reshape(n, *out_sp, o), a.layout).astype(x.dtype)
+    wide = getattr(a, "out_dtype", None)  # qconv2d's attrs have none
+    return from_cl(out.reshape(n, *out_sp, o), a.layout).astype(wide.numpy if wide else x.dtype)
 
 
 _CONV_KERNEL = {"NHWC": "HWIO", "NCHW": "OIHW", "NWC": "WIO", "NCW": "OIW"}
@@ -112,7 +133,8 @@ _CONV_KERNEL = {"NHWC": "HWIO", "NCHW": "OIHW", "NWC": "WIO", "NCW": "OIW"}
 
 def _conv2d_lower(c, a, x, w):
     return c.R.nn.conv2d(x, w, a.strides, a.padding, a.dilation, a.groups,
-                         data_layout=a.layout, kernel_layout=_CONV_KERNEL[a.layout])
+                         data_layout=a.layout, kernel_layout=_CONV_KERNEL[a.layout],
+                         out_dtype=a.out_dtype.value if a.out_dtype else None)
 
 
 def _conv1d_lower(c, a, x, w):
@@ -126,7 +148,10 @@ def _geometry(a) -> dict:
 
 
 def _conv2d_grads(b, a, x, w, y, g):
-    """dx: the transposed conv of g with the same kernel; dw: conv2d_backward_weight."""
+    """dx: the transposed conv of g with the same kernel; dw: conv2d_backward_weight.
+    With a wider out_dtype, g comes back to the inputs' dtype first."""
+    if g.type.dtype != x.type.dtype:
+        g = b.emit("cast", g, dtype=x.type.dtype)
     _, _, sp = split_data(x.type, a.layout)
     _, _, out_sp = split_data(g.type, a.layout)
     k = split_kernel(w.type, a.layout, ("in/groups", "out"))[0]
@@ -150,9 +175,10 @@ def _conv1d_grads(b, a, x, w, y, g):
     return b.emit("squeeze", gx, axes=(data_axis,)), b.emit("squeeze", gw, axes=(kernel_axis,))
 
 
-register("conv2d", attrs=Conv2DAttrs, infer=_conv_type, reference=_conv_ref, num_inputs=2,
+register("conv2d", attrs=ConvOutAttrs, infer=_conv_type, reference=_conv_ref, num_inputs=2,
          lower=_conv2d_lower, vjp=float_vjp(_conv2d_grads),
-         doc="2-D convolution; kernels HWIO (NHWC) or OIHW (NCHW); no bias")
+         doc="2-D convolution; kernels HWIO (NHWC) or OIHW (NCHW); no bias; out_dtype: "
+             "accumulate and return in a wider float")
 register("conv1d", attrs=Conv1DAttrs, infer=_conv_type, reference=_conv_ref, num_inputs=2,
          lower=_conv1d_lower, vjp=float_vjp(_conv1d_grads),
          doc="1-D convolution; kernels WIO (NWC) or OIW (NCW); no bias")

@@ -10,15 +10,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aot.ir.attrs import Optional
 from aot.ir.opdef import register
 from aot.ir.types import DType, TensorType
 
 from .common import broadcast_shapes, norm_axis, require_float, same_dtype
+from .conv import accumulator_dtype
 from .grad_helpers import mul, sub
 from .nn_common import float_vjp
 
 
 # ---------------------------------------------------------------- matmul
+
+@dataclass(frozen=True)
+class MatmulAttrs:
+    """out_dtype: accumulate and return in this wider float (float16/bfloat16 inputs, float32
+    out: mixed precision); None is the inputs' dtype."""
+
+    out_dtype: Optional[DType] = None
+
 
 def _matmul_type(a, x: TensorType, y: TensorType) -> TensorType:
     """numpy.matmul: 1-D operands gain (then lose) a unit dim; batch dims broadcast."""
@@ -37,13 +47,14 @@ def _matmul_type(a, x: TensorType, y: TensorType) -> TensorType:
         raise ValueError(f"batch dims: {e}") from None
     rows = xs[-2:-1] if x.rank > 1 else ()
     cols = ys[-1:] if y.rank > 1 else ()
-    return TensorType(batch + rows + cols, dt)
+    return TensorType(batch + rows + cols, accumulator_dtype(a, dt))
 
 
 def _matmul_ref(a, x, y):
     """Exact in int64 (then wrapped to the dtype, as the kernels do) or float64."""
     acc = np.int64 if x.dtype.kind in "iu" else np.float64
-    return np.matmul(x.astype(acc), y.astype(acc)).astype(x.dtype)
+    out = a.out_dtype.numpy if a.out_dtype is not None else x.dtype
+    return np.matmul(x.astype(acc), y.astype(acc)).astype(out)
 
 
 def _swap_last(b, v):
@@ -87,7 +98,10 @@ def _matmul_rhs_grad(b, x2, y2, g2):
 
 
 def _matmul_grads(b, a, x, y, out, g):
-    """numpy.matmul's 1-D operands become (1, K) and (K, 1); the grad gains the same unit dims."""
+    """numpy.matmul's 1-D operands become (1, K) and (K, 1); the grad gains the same unit dims.
+    With a wider out_dtype, g comes back to the inputs' dtype first."""
+    if g.type.dtype != x.type.dtype:
+        g = b.emit("cast", g, dtype=x.type.dtype)
     x2 = x if x.type.rank > 1 else b.emit("expand_dims", x, axes=(0,))
     y2 = y if y.type.rank > 1 else b.emit("expand_dims", y, axes=(1,))
     g2 = g if y.type.rank > 1 else b.emit("expand_dims", g, axes=(-1,))
@@ -97,9 +111,14 @@ def _matmul_grads(b, a, x, y, out, g):
     return _sum_batch(b, gx, x), _sum_batch(b, gy, y)
 
 
-register("matmul", infer=_matmul_type, reference=_matmul_ref, num_inputs=2,
-         lower=lambda c, a, x, y: c.R.matmul(x, y), vjp=float_vjp(_matmul_grads),
-         doc="numpy.matmul; integer results wrap around as the dtype does")
+def _matmul_lower(c, a, x, y):
+    return c.R.matmul(x, y, out_dtype=a.out_dtype.value if a.out_dtype else None)
+
+
+register("matmul", attrs=MatmulAttrs, infer=_matmul_type, reference=_matmul_ref, num_inputs=2,
+         lower=_matmul_lower, vjp=float_vjp(_matmul_grads),
+         doc="numpy.matmul; integer results wrap around as the dtype does; out_dtype: "
+             "accumulate and return in a wider float")
 
 
 # ---------------------------------------------------------------- softmax

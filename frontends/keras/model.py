@@ -43,6 +43,8 @@ class Model(Layer):
         self._structure_version = 0
         self._compiled = None  # (cache key, graph, module)
         self._target = None  # set by compile() once training lands; predict uses "llvm" till then
+        self._quantization = None  # a quantize.QuantizeSpec once quantize() was called
+        self.quantization_report = None
 
     # ------------------------------------------------------------ building
 
@@ -151,6 +153,26 @@ class Model(Layer):
         outs = [np.concatenate([b[k] for b in batches], axis=0) for k in range(len(graph.outputs))]
         return self._pack(outs)
 
+    def quantize(self, mode, calibration=None, method="minmax", max_accuracy_drop=None,
+                 validation=None):
+        """Post-training quantization (Keras 3's `Model.quantize(mode)`); from now on `predict`
+        runs the quantized compiled model. mode: "int8" (static: `calibration` data, ranges by
+        `method` minmax|percentile|entropy; with `max_accuracy_drop` the most sensitive layers
+        return to float until the metric, accuracy on `validation=(x, y)` or top-1 agreement
+        with float, drops by at most that), "int8-dynamic", "fp16" or "bf16".
+        `quantization_report` then holds the per-layer int8 error table (None otherwise)."""
+        from .quantize import QuantizeSpec, check_spec
+
+        spec = QuantizeSpec(mode, calibration, method, max_accuracy_drop, validation)
+        check_spec(self, spec)
+        before = self._quantization, self._compiled, self.quantization_report
+        self._quantization, self._compiled = spec, None
+        try:
+            self._compiled_module(None)
+        except Exception:  # bad calibration data: the model stays as it was
+            self._quantization, self._compiled, self.quantization_report = before
+            raise
+
     def save(self, filepath, overwrite=True):
         """Write the compiled artifact (NAME.aot/: manifest, kernels, weights) that
         `aot.runtime.load` runs without the compiler. Atomic: an interrupted save leaves
@@ -228,13 +250,22 @@ class Model(Layer):
         self._build_from_data(x)
         target = self._target or "llvm"
         key = self._cache_key(target)
+        if self._quantization is not None:  # a training step's float module never matches
+            key = (key, self._quantization)
         if self._compiled is None or self._compiled[0] != key:
-            import aot
-
-            graph = self.to_graph()
-            module = aot.compile(self, target=target)
-            self._compiled = (key, graph, module)
+            self._compiled = (key, self.to_graph(), self._compile_for_predict(target))
         return self._compiled[1], self._compiled[2]
+
+    def _compile_for_predict(self, target: str):
+        import aot
+
+        if self._quantization is None:
+            return aot.compile(self, target=target)
+        from .quantize import compile_quantized
+
+        module = compile_quantized(self, self._quantization, target)
+        self.quantization_report = module.quantization_report
+        return module
 
     # ------------------------------------------------------------ inspection
 
