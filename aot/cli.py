@@ -196,7 +196,9 @@ def _load_model(spec: str):
               help="Use the kernels `aot tune` measured into DIR (default schedules for the rest).")
 @click.option("--quantize", type=click.Choice(["int8", "int8-dynamic", "fp16", "bf16"]),
               default=None, help="int8: static, calibrated on --calibration; int8-dynamic: "
-                                 "int8 weights, matmul inputs quantized at run time.")
+                                 "int8 weights, matmul inputs quantized at run time; fp16/bf16: "
+                                 "16-bit weights and compute (f32 accumulation, f32 inputs "
+                                 "and outputs).")
 @click.option("--calibration", type=click.Path(exists=True, dir_okay=False), default=None,
               metavar="DATA.npz", help="Calibration inputs by input name (--quantize int8); an "
                                        "optional 'labels' array makes the metric accuracy.")
