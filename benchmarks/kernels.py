@@ -56,6 +56,63 @@ CASES = {
 }
 
 
+# --- Memory-bound kernels and depthwise conv (default schedules in schedules/memory.py and
+# schedules/depthwise.py). Kept in their own block: other helpers add cases above.
+def _unary_graph(name, x_shape, body):
+    """A graph of `body(builder, x)` on one input whose batch dim is symbolic."""
+    rng = np.random.default_rng(0)
+    b = GraphBuilder(name)
+    x = b.input("x", TensorType(("N",) + tuple(x_shape[1:]), "f32"))
+    return b.build([body(b, x)]), {"x": rng.standard_normal(x_shape).astype(np.float32)}
+
+
+def _layer_norm(b, x):
+    """LayerNormalization as the Keras frontend writes it (mean, centre, variance, rsqrt)."""
+    centered = b.emit("subtract", x, b.emit("mean", x, axes=(-1,), keepdims=True))
+    var = b.emit("mean", b.emit("multiply", centered, centered), axes=(-1,), keepdims=True)
+    eps = b.const(np.array(1e-3, np.float32))
+    return b.emit("multiply", centered, b.emit("rsqrt", b.emit("add", var, eps)))
+
+
+CASES.update({
+    "dwconv3x3_112x32": lambda: _single_op("dw", "conv2d", (1, 112, 112, 32), (3, 3, 1, 32),
+                                           padding=(1, 1, 1, 1), groups=32),
+    "dwconv3x3_s2_112x96": lambda: _single_op("dw", "conv2d", (1, 112, 112, 96), (3, 3, 1, 96),
+                                              padding=(0, 0, 1, 1), strides=(2, 2), groups=96),
+    "dwconv3x3_14x576": lambda: _single_op("dw", "conv2d", (1, 14, 14, 576), (3, 3, 1, 576),
+                                           padding=(1, 1, 1, 1), groups=576),
+    "maxpool3x3_s2_112x64": lambda: _unary_graph("mp", (1, 112, 112, 64), lambda b, x: b.emit(
+        "max_pool2d", x, pool_size=(3, 3), strides=(2, 2), padding=(1, 1, 1, 1))),
+    "avgpool2x2_56x64": lambda: _unary_graph("ap", (1, 56, 56, 64), lambda b, x: b.emit(
+        "avg_pool2d", x, pool_size=(2, 2), strides=(2, 2))),
+    "globalavg_7x512": lambda: _unary_graph("gap", (1, 7, 7, 512), lambda b, x: b.emit(
+        "mean", x, axes=(1, 2))),
+    "softmax_8x128x128": lambda: _unary_graph("sm", (8, 128, 128), lambda b, x: b.emit(
+        "softmax", x, axis=-1)),
+    "softmax_1x1000": lambda: _unary_graph("sm", (1, 1000), lambda b, x: b.emit("softmax", x, axis=-1)),
+    "layernorm_128x512": lambda: _unary_graph("ln", (1, 128, 512), _layer_norm),
+    "mean_rows_256x1024": lambda: _unary_graph("mean", (1, 256, 1024), lambda b, x: b.emit(
+        "mean", x, axes=(-1,))),
+    "transpose_64x384x64": lambda: _unary_graph("tr", (1, 64, 384, 64), lambda b, x: b.emit(
+        "transpose", x, perm=(0, 2, 1, 3))),
+    "add_relu_56x56x256": lambda: _unary_graph("ew", (1, 56, 56, 256), lambda b, x: b.emit(
+        "relu", b.emit("add", x, b.emit("multiply", x, x)))),
+})
+
+
+# --- Contraction kernels (schedules/contraction.py: register tile, panel packing). Kept in
+# their own block: other helpers add cases above.
+CASES.update({
+    "dense_b1_784x256": lambda: _single_op("mm", "matmul", (1, 784), (784, 256)),
+    "dense_b1_512x1000": lambda: _single_op("mm", "matmul", (1, 512), (512, 1000)),
+    "conv3x3_28x128": lambda: _single_op("conv", "conv2d", (1, 28, 28, 128), (3, 3, 128, 128),
+                                         padding=(1, 1, 1, 1)),
+    "conv1x1_56x64x256": lambda: _single_op("conv", "conv2d", (1, 56, 56, 64), (1, 1, 64, 256)),
+    "conv1x1_14x256x1024": lambda: _single_op("conv", "conv2d", (1, 14, 14, 256),
+                                              (1, 1, 256, 1024)),
+})
+
+
 def _ort_session(graph, threads):
     import onnxruntime as ort
 
