@@ -17,11 +17,13 @@ from aot.ir import Graph, IRError, print_graph, verify
 from aot.passes.cse import cse
 from aot.passes.dce import dce
 from aot.passes.fold_constants import fold_constants
+from aot.passes.layout import fold_layout_transposes
 from aot.passes.simplify import simplify
 
 Pass = Callable[[Graph], Graph]
 
 INFERENCE: list[Pass] = [
+    fold_layout_transposes,  # transpose -> NCHW conv/pool -> transpose becomes the NHWC op
     fold_constants,  # constants computed once, here, with the numpy references
     simplify,        # x*1, x+0, double transposes, no-op reshapes and casts
     cse,             # one node per distinct computation (and one param per small constant)

@@ -2,9 +2,11 @@
 accepts and onnxruntime runs.
 
 Each registry op has a writer emitting standard ONNX nodes. Channels-last convs and
-pools become Transpose -> NCHW op -> Transpose (ONNX has no layout attribute), so a
-re-import gives an equivalent graph, not the same text. Params become initializers
-whose doc_string records their kind (weight, state, const) for the importer.
+pools become Transpose -> NCHW op -> Transpose (ONNX has no layout attribute); a re-import
+comes back in that form and the inference pipeline's passes/layout.py folds it back into
+the NHWC op (tests/onnx/test_export.py defines and checks "equal graph"). The int8 ops of
+the quantize pass are written in ONNX's integer form (export_quant.py). Params become
+initializers whose doc_string records their kind (weight, state, const) for the importer.
 """
 from __future__ import annotations
 
@@ -404,3 +406,8 @@ WRITERS = {
     "cumsum": _cumsum, "conv2d": _conv, "conv1d": _conv, "conv2d_transpose": _conv_transpose,
     "max_pool2d": _pool("MaxPool"), "avg_pool2d": _pool("AveragePool"),
 }
+
+# the integer ops of the quantize pass (their writers use the conv helpers above)
+from .export_quant import QUANT_WRITERS  # noqa: E402
+
+WRITERS.update(QUANT_WRITERS)

@@ -31,7 +31,8 @@ graph @mlp(%x: f32[N,4]) params(%b: f32[3], const %wt: f32[4,3] = [1.0, -1.0, 0.
 
 
 def test_inference_pipeline_reads_top_to_bottom():
-    assert [pass_name(p) for p in INFERENCE] == ["fold_constants", "simplify", "cse", "dce"]
+    assert [pass_name(p) for p in INFERENCE] == ["fold_layout_transposes", "fold_constants",
+                                                 "simplify", "cse", "dce"]
 
 
 def test_optimize_for_inference():
@@ -45,8 +46,8 @@ def test_optimize_for_inference():
 def test_dump_dir_holds_the_ir_after_each_named_step(tmp_path):
     out = optimize_for_inference(parse_graph(MODEL), dump_dir=tmp_path / "ir")
     names = sorted(p.name for p in (tmp_path / "ir").iterdir())
-    assert names == ["00-input.air", "01-fold_constants.air", "02-simplify.air", "03-cse.air",
-                     "04-dce.air"]
+    assert names == ["00-input.air", "01-fold_layout_transposes.air", "02-fold_constants.air",
+                     "03-simplify.air", "04-cse.air", "05-dce.air"]
     texts = [(tmp_path / "ir" / n).read_text() for n in names]
     assert texts[0] == print_graph(parse_graph(MODEL))
     assert texts[-1] == print_graph(out)

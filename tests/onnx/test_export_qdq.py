@@ -1,0 +1,158 @@
+"""int8 export: a calibrated, quantized MLP and CNN export to ONNX's integer form
+(QuantizeLinear / MatMulInteger / ConvInteger / DequantizeLinear), pass onnx.checker, and
+onnxruntime's outputs equal our compiled int8 outputs bit for bit; the file re-imports with
+our importer to a graph with the same outputs, again bit for bit."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+
+import aot
+from aot import layers
+from aot.driver import quantize_for_inference
+from aot.ir import interpret, verify
+from aot.passes.quantize import quantize_graph
+from aot.passes.quantize_calibrate import calibrate
+from aot.pipeline import optimize_for_inference
+
+from .helpers import ort_run
+
+
+def _mlp():
+    return aot.Sequential([layers.Dense(16, activation="relu", input_shape=(8,)),
+                           layers.Dense(12, activation="relu"), layers.Dense(5)])
+
+
+def _cnn():
+    return aot.Sequential([
+        layers.Conv2D(4, 3, padding="same", activation="relu", input_shape=(8, 8, 2)),
+        layers.MaxPooling2D(2), layers.DepthwiseConv2D(3, padding="valid", activation="relu"),
+        layers.Flatten(), layers.Dense(6)])
+
+
+def _randomized(make):
+    """The model with every weight random, biases too (zero biases would fold away)."""
+    def build():
+        model = make()
+        rng = np.random.default_rng(7)
+        model.set_weights([rng.standard_normal(w.shape).astype(np.float32) * 0.5
+                           for w in model.get_weights()])
+        return model
+    return build
+
+
+MODELS = {"mlp": (_randomized(_mlp), (8,)), "cnn": (_randomized(_cnn), (8, 8, 2))}
+
+
+def _data(shape, n, seed):
+    return np.random.default_rng(seed).standard_normal((n, *shape)).astype(np.float32)
+
+
+def _export_and_check(qgraph, x, want, tmp_path):
+    """Export, check, run in onnxruntime and through our importer: both equal `want` exactly."""
+    path = tmp_path / "q.onnx"
+    aot.export_onnx(qgraph, path)
+    proto = onnx.load(str(path))
+    onnx.checker.check_model(proto, full_check=True)
+    ops = {n.op_type for n in proto.graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear", "MatMulInteger", "Add"} <= ops  # int32 bias
+    assert not {"MatMul", "Conv", "Gemm"} & ops  # the layers run as integer kernels
+    feeds = {qgraph.inputs[0].name: x}
+    np.testing.assert_array_equal(ort_run(proto, feeds)[0], want)
+    back = verify(aot.import_onnx(path))
+    np.testing.assert_array_equal(interpret(back, feeds)[0], want)
+    return ops
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_int8_model_exports_and_onnxruntime_matches_compiled_bit_for_bit(name, tmp_path):
+    make, shape = MODELS[name]
+    model = make()
+    calib, x = _data(shape, 64, 0), _data(shape, 16, 1) * 1.5  # some inputs beyond the range
+    graph = optimize_for_inference(model.to_graph())
+    qgraph, _ = quantize_for_inference(graph, "int8", calib)
+    ins = graph.inputs[0].name
+    compiled = aot.compile(model, quantize="int8", calibration=calib).run({ins: x})
+    want = compiled[graph.output_names[0]]
+    np.testing.assert_array_equal(interpret(qgraph, {ins: x})[0], want)
+    ops = _export_and_check(qgraph, x, want, tmp_path)
+    assert ("ConvInteger" in ops) == (name == "cnn")
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_symmetric_int8_activations_export(name, tmp_path):
+    """int8 (not uint8) activations: the relu becomes a Max with the zero point."""
+    make, shape = MODELS[name]
+    graph = optimize_for_inference(make().to_graph())
+    cal = calibrate(graph, _data(shape, 64, 0))
+    qgraph = optimize_for_inference(quantize_graph(graph, cal.ranges, activations="int8").graph)
+    x = _data(shape, 16, 1) * 1.5
+    want = interpret(qgraph, {graph.inputs[0].name: x})[0]
+    assert "Max" in _export_and_check(qgraph, x, want, tmp_path)
+
+
+def test_dynamic_int8_exports_within_float_rounding(tmp_path):
+    """Dynamic mode computes its input scale at run time in float ops, which onnxruntime
+    evaluates in its own order: the integer part matches, the result to float rounding."""
+    model = _mlp()
+    graph = optimize_for_inference(model.to_graph())
+    qgraph, _ = quantize_for_inference(graph, "int8-dynamic", None)
+    x = _data((8,), 16, 1)
+    feeds = {graph.inputs[0].name: x}
+    want = interpret(qgraph, feeds)[0]
+    proto = aot.export_onnx(qgraph)
+    onnx.checker.check_model(proto, full_check=True)
+    np.testing.assert_allclose(ort_run(proto, feeds)[0], want, rtol=1e-5, atol=1e-6)
+
+
+def _ort_equals_interpreter(text: str, feeds: dict) -> list:
+    """Export a graph written in our text IR: onnxruntime's outputs and the re-imported
+    graph's equal the interpreter's, dtype and bits. Returns the interpreter's."""
+    from aot.ir import parse_graph
+
+    graph = verify(parse_graph(text))
+    proto = aot.export_onnx(graph)
+    onnx.checker.check_model(proto, full_check=True)
+    want = interpret(graph, feeds)
+    for outs in (ort_run(proto, feeds), interpret(verify(aot.import_onnx(proto)), feeds)):
+        for got, w in zip(outs, want, strict=True):
+            assert got.dtype == w.dtype
+            np.testing.assert_array_equal(got, w)
+    return want
+
+
+def test_rounding_is_half_to_even_and_saturating_in_both():
+    """Ties: ours and onnxruntime's QuantizeLinear both round half to even (not away from
+    zero), in quantize and in the requantize written through it; both saturate."""
+    x = np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 300.0, -300.0], np.float32)
+    acc = np.array([1, 3, 5, -1, -3, -5, 1000, -1000], np.int32)
+    q, u, r = _ort_equals_interpreter("""
+graph @ties(%x: f32[8], %acc: i32[8]) params(const %one: f32[] = [1.0], const %half: f32[] = [0.5], const %z0: i32[] = [0], const %z10: i32[] = [10]) {
+  %q = quantize(%x, %one, %z0) {dtype=i8} : i8[8]
+  %u = quantize(%x, %one, %z10) {dtype=u8} : u8[8]
+  %r = requantize(%acc, %half, %z10) : i8[8]
+  return %q, %u, %r
+}""", {"x": x, "acc": acc})
+    np.testing.assert_array_equal(q, [0, 2, 2, 0, -2, -2, 127, -128])
+    np.testing.assert_array_equal(u, [10, 12, 12, 10, 8, 8, 255, 0])
+    np.testing.assert_array_equal(r, [10, 12, 12, 10, 8, 8, 127, -128])
+
+
+def test_per_axis_scales_and_strided_dilated_qconv2d():
+    """Per-channel quantize / requantize / dequantize along a middle axis, and a qconv2d with
+    strides, dilation, uneven padding (read as the zero point) and groups."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 7, 7, 4)).astype(np.float32) * 2
+    k = rng.integers(-127, 128, (3, 3, 2, 6)).astype(np.int8)
+    _ort_equals_interpreter(f"""
+graph @pc(%x: f32[2,7,7,4]) params(const %s: f32[] = [0.03], const %zx: i32[] = [120], const %k: i8[3,3,2,6] = {k.ravel().tolist()}, const %m: f32[6] = [0.001, 0.002, 0.0015, 0.0007, 0.003, 0.0011], const %zy: i32[] = [3], const %sc: f32[4] = [0.5, 0.25, 0.125, 0.1], const %z4: i32[4] = [1, -2, 3, 0]) {{
+  %q = quantize(%x, %s, %zx) {{dtype=u8}} : u8[2,7,7,4]
+  %acc = qconv2d(%q, %k, %zx) {{strides=[2, 1], padding=[1, 0, 2, 1], dilation=[1, 2], groups=2}} : i32[2,4,4,6]
+  %r = requantize(%acc, %m, %zy) {{dtype=i8}} : i8[2,4,4,6]
+  %pa = quantize(%x, %sc, %z4) {{axis=-1}} : i8[2,7,7,4]
+  %d = dequantize(%pa, %sc, %z4) {{axis=3}} : f32[2,7,7,4]
+  %t = transpose(%acc) {{perm=[0, 3, 1, 2]}} : i32[2,6,4,4]
+  %r1 = requantize(%t, %m, %zy) {{axis=1, dtype=u8}} : u8[2,6,4,4]
+  return %r, %d, %r1
+}}""", {"x": x})
