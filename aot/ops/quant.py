@@ -12,9 +12,8 @@ Conventions (those of ONNX QuantizeLinear and of ONNX Runtime's QDQ kernels):
   size C applies along `axis`.
 
 Every step is exact or one IEEE float32 operation in the same order in the numpy reference
-and in the TVM lowering, so compiled results match the reference bit for bit. qmatmul is
-written as a TE reduction over the 8-bit operands widened to int32 minus a zero-point
-correction (zp * column sums of w), the form AVX-512 VNNI's u8 x s8 -> s32 intrinsic matches.
+and in the TVM lowering, so compiled results match the reference bit for bit. qmatmul and
+qconv2d lower to one u8 x s8 -> s32 kernel (below) in the form of AVX-512 VNNI's intrinsic.
 """
 from __future__ import annotations
 
@@ -205,24 +204,206 @@ def _requantize_lower(c, a: QuantizeAttrs, acc, mult, zp):
     return _round_saturate(c, y, a.dtype)
 
 
-def _qmatmul_te(te, out_shape):
-    """acc[..., j] = sum_k x[..., k] * w[k, j] - zp * sum_k w[k, j], all int32."""
-    def compute(x, w, zp):
-        k = te.reduce_axis((0, w.shape[0]), "k")
-        kk = te.reduce_axis((0, w.shape[0]), "kk")
-        dot = te.compute(out_shape, lambda *i: te.sum(
-            x[i[:-1] + (k,)].astype("int32") * w[k, i[-1]].astype("int32"), axis=k), name="qdot")
-        colsum = te.compute((w.shape[1],), lambda j: te.sum(w[kk, j].astype("int32"), axis=kk),
-                            name="qcolsum")
-        return te.compute(out_shape, lambda *i: dot(*i) - zp() * colsum[i[-1]], name="qmatmul")
+# The integer kernels, in the form AVX-512 VNNI's `vpdpbusd` (u8 x s8 -> s32, a 4-deep dot per
+# int32 lane) takes; the int8 schedule (aot/codegen/schedules/int8.py) tensorizes it where the
+# target has VNNI, and any other target runs it as a plain int32 contraction:
+#
+#   data  u8 [rows..., T, Cp]         the input as u8: an s8 input shifted by +128 (its zero
+#                                     point moves with it, so no other change is needed); a
+#                                     conv's im2col copy (T taps of Cin channels); channels
+#                                     padded with 0 to Cp, a multiple of 4
+#   w     s8 [Np/16, T*Cp/4, 16, 4]   w[t*Cp + c, n] at [n//16, (t*Cp + c)//4, n%16, c%4]
+#   dot   i32 [rows..., Np]           the block named QDOT_BLOCK
+#   out   = dot - zp' * colsum(w)     = sum((x - zp) * w), exact in wrapping int32 arithmetic
+#
+# s8 activations are shifted rather than refused because the correction term makes it free:
+# the kernel is the same, only zp' = zp + 128. A conv's padding reads the zero point (as u8),
+# which the correction cancels: exact for any zero point of the input's dtype (ONNX requires
+# that; the quantize pass makes them so).
+# Weights are packed, and their column sums taken, here at compile time when they are
+# constants (always, after the quantize pass: the packed copy is a constant of the library);
+# otherwise by two small kernels at run time. The last row axis is padded to a multiple of
+# ROW_TILE when it is symbolic or has no divisor the schedule can use as its register tile,
+# so every tile is whole.
+VNNI_LANES, VNNI_DEPTH = 16, 4
+ROW_TILE = 8
+QDOT_BLOCK = "qdot_vnni"
+
+
+def _round_up(n, m):
+    return -(-n // m) * m
+
+
+def pack_vnni(w: np.ndarray) -> np.ndarray:
+    """s8 [T, C, N] (T taps of C input channels; a matmul has one tap) -> the packed
+    s8 [Np/16, T*Cp/4, 16, 4], zero padded: packed[j, i, l, d] = w'[4i+d, 16j+l], where
+    w' [T*Cp, N] pads each tap's channels to Cp, a multiple of 4."""
+    t, c, n = w.shape
+    cp, np_ = _round_up(c, VNNI_DEPTH), _round_up(n, VNNI_LANES)
+    p = np.zeros((t, cp, np_), np.int8)
+    p[:, :c, :n] = w
+    p = p.reshape(t * cp // VNNI_DEPTH, VNNI_DEPTH, np_ // VNNI_LANES, VNNI_LANES)
+    return np.ascontiguousarray(p.transpose(2, 0, 3, 1))
+
+
+def _pads_rows(extent) -> bool:
+    """Is the last row axis padded? Yes when it is symbolic, or static, above ROW_TILE and
+    without a divisor in [4, ROW_TILE] the schedule could use as its register tile."""
+    if not isinstance(extent, int):
+        return True
+    return extent > ROW_TILE and not any(extent % d == 0 for d in range(4, ROW_TILE + 1))
+
+
+def _padded_rows(extent):
+    return (extent + ROW_TILE - 1) // ROW_TILE * ROW_TILE if _pads_rows(extent) else extent
+
+
+def _packed_weight(c, w, taps: int, n: int):
+    """(packed weight, column sums) of input 1 seen as [taps, C, n]: constants when it is a
+    constant, else computed at run time by two small kernels."""
+    from aot.ir.graph import Param
+
+    p, k = c.node.inputs[1], int(np.prod(c.in_type(1).shape)) // n
+    if isinstance(p, Param) and p.is_const and p.data is not None:
+        w2 = np.asarray(p.data).reshape(k, n)
+        colsum = w2.astype(np.int32).sum(axis=0, dtype=np.int32)
+        return (c.relax.const(pack_vnni(w2.reshape(taps, k // taps, n)), "int8"),
+                c.relax.const(colsum, "int32"))
+    w2 = c.bb.emit(c.R.reshape(w, [k, n])) if c.in_type(1).rank != 2 else w
+    return (c.emit_te(_pack_te(c.te, c.tirx, taps, k // taps, n), w2),
+            c.emit_te(lambda t: c.topi.sum(c.topi.cast(t, "int32"), axis=0), w2))
+
+
+def _pack_te(te, tirx, taps: int, ch: int, n: int):
+    """pack_vnni as a kernel, for weights known only at run time."""
+    cp = _round_up(ch, VNNI_DEPTH)
+    shape = (_round_up(n, VNNI_LANES) // VNNI_LANES, taps * cp // VNNI_DEPTH,
+             VNNI_LANES, VNNI_DEPTH)
+
+    def compute(w):
+        def at(j, i, lane, d):
+            kk, nn = i * VNNI_DEPTH + d, j * VNNI_LANES + lane
+            t, cc = kk // cp, kk % cp
+            return tirx.if_then_else(tirx.all(cc < ch, nn < n), w[t * ch + cc, nn],
+                                     tirx.const(0, "int8"))
+        return te.compute(shape, at, name="qpack_vnni")
+    return compute
+
+
+def _to_u8(v, signed: bool):
+    """An input element as uint8: s8 shifted by +128 (the zero point moves with it)."""
+    return (v.astype("int32") + 128).astype("uint8") if signed else v
+
+
+@dataclass(frozen=True)
+class _Kernel:
+    """One integer kernel: output rows (the output shape less its channel axis), taps (the
+    kernel's window, (KH, KW); a matmul: (1,)) of C input channels each, N output channels,
+    and `gather(x, zp, rows, taps, c)`, the u8 input element a row reads at a tap's channel,
+    padding included; None when the input already is the u8 data [rows..., Cp] (no copy).
+    T = the number of taps."""
+
+    rows: list
+    taps: tuple
+    ch: int
+    n: int
+    signed: bool
+    gather: object = None
+
+
+def _channel(c, cc, ch: int):
+    """The channel a data column reads: past the real ones (padding to a multiple of 4), the
+    last real one again. Any value would do there, since the packed weights are 0 at padded
+    channels: clamping reads in bounds without a branch per element."""
+    return c.tirx.Min(cc, c.tirx.IntImm(str(cc.ty), ch - 1)) if ch % VNNI_DEPTH else cc
+
+
+def _data_te(te, tirx, kn: _Kernel, x, zp):
+    """The u8 data [rows..., *taps, Cp] (padded rows hold 0; `_channel`: padded channels)."""
+    last, pad_rows = kn.rows[-1], _pads_rows(kn.rows[-1])
+    rows_p = list(kn.rows[:-1]) + [_padded_rows(last)]
+    zero = tirx.const(0, "uint8")
+
+    def at(*i):
+        rows, taps, cc = i[:len(rows_p)], i[len(rows_p):-1], i[-1]
+        value = kn.gather(x, zp, rows, taps, cc)
+        return tirx.if_then_else(rows[-1] < last, value, zero) if pad_rows else value
+    shape = rows_p + list(kn.taps) + [_round_up(kn.ch, VNNI_DEPTH)]
+    return te.compute(shape, at, name="qdata")
+
+
+def _qkernel_te(te, tirx, kn: _Kernel):
+    """data (u8) x packed weight -> i32 dot (QDOT_BLOCK) -> minus zp' * column sums."""
+    cp, np_ = _round_up(kn.ch, VNNI_DEPTH), _round_up(kn.n, VNNI_LANES)
+    rows_p = list(kn.rows[:-1]) + [_padded_rows(kn.rows[-1])]
+
+    def compute(x, wp, colsum, zp):
+        if kn.gather is not None:
+            data = _data_te(te, tirx, kn, x, zp)
+            at = lambda rows, taps, cc: data[tuple(rows) + tuple(taps) + (cc,)]  # noqa: E731
+        else:
+            at = lambda rows, taps, cc: x[tuple(rows) + (cc,)]  # noqa: E731
+        taps = [te.reduce_axis((0, e), f"t{j}") for j, e in enumerate(kn.taps)]
+        cc = te.reduce_axis((0, cp), "c")
+        tap = taps[0] * kn.taps[1] + taps[1] if len(taps) == 2 else taps[0]
+        dot = te.compute(rows_p + [np_], lambda *i: te.sum(
+            at(i[:-1], taps, cc).astype("int32")
+            * wp[i[-1] // VNNI_LANES, tap * (cp // VNNI_DEPTH) + cc // VNNI_DEPTH,
+                 i[-1] % VNNI_LANES, cc % VNNI_DEPTH].astype("int32"), axis=taps + [cc]),
+            name=QDOT_BLOCK)
+        zpe = zp() + 128 if kn.signed else zp()
+        return te.compute(list(kn.rows) + [kn.n], lambda *i: dot(*i) - zpe * colsum[i[-1]],
+                          name="qacc")
     return compute
 
 
 def _qmatmul_lower(c, a, x, w, zp):
-    return c.emit_te(_qmatmul_te(c.te, c.out_shape()), x, w, zp)
+    k, n = c.in_type(1).shape
+    signed = c.in_dtype(0) == DType.int8
+    rows = c.shape(c.in_type(0).shape[:-1]) or [1]
+    if c.in_type(0).rank == 1:
+        x = c.bb.emit(c.R.reshape(x, [1, k]))
+    copy = signed or k % VNNI_DEPTH or _pads_rows(rows[-1])
+
+    def gather(xt, _zp, r, _taps, cc):
+        return _to_u8(xt[tuple(r) + (_channel(c, cc, k),)], signed)
+    wp, colsum = _packed_weight(c, w, 1, n)
+    kernel = _qkernel_te(c.te, c.tirx, _Kernel(rows, (1,), k, n, signed,
+                                               gather if copy else None))
+    out = c.emit_te(kernel, x, wp, colsum, zp)
+    return c.R.reshape(out, [n]) if c.in_type(0).rank == 1 else out
 
 
 def _qconv2d_lower(c, a: Conv2DAttrs, x, w, zp):
+    """im2col into the matmul kernel: one tap per kernel position, its Cin channels read
+    contiguously (outside the image: the zero point, which the correction cancels, as
+    padding the centred data with 0 would)."""
+    if a.groups != 1:
+        return _qconv2d_grouped(c, a, x, w, zp)
+    kh, kw, cin, n = c.in_type(1).shape
+    signed = c.in_dtype(0) == DType.int8
+    b, oh, ow, _ = c.out_shape()
+    (sh, sw), (dh, dw), (pt, pl) = a.strides, a.dilation, a.padding[:2]
+    h, wd = c.in_type(0).shape[1:3]
+    tirx = c.tirx
+
+    def gather(xt, zpt, rows, taps, cc):
+        (bb, y, xx), (ty, tx) = rows, taps
+        iy, ix = y * sh - pt + ty * dh, xx * sw - pl + tx * dw
+        inside = tirx.all(iy >= 0, iy < h, ix >= 0, ix < wd)
+        pad = (zpt() + (128 if signed else 0)).astype("uint8")
+        value = _to_u8(xt[bb, iy, ix, _channel(c, cc, cin)], signed)
+        return tirx.if_then_else(inside, value, pad)
+    pointwise = (kh, kw, sh, sw) == (1, 1, 1, 1) and not any(a.padding)
+    copy = signed or cin % VNNI_DEPTH or not pointwise or _pads_rows(ow)
+    wp, colsum = _packed_weight(c, w, kh * kw, n)
+    kernel = _qkernel_te(c.te, tirx, _Kernel([b, oh, ow], (kh, kw), cin, n, signed,
+                                             gather if copy else None))
+    return c.emit_te(kernel, x, wp, colsum, zp)
+
+
+def _qconv2d_grouped(c, a: Conv2DAttrs, x, w, zp):
+    """Grouped and depthwise convs: the int32 conv of the centred data (the portable path)."""
     xc = c.R.subtract(c.R.astype(x, "int32"), zp)
     return c.R.nn.conv2d(xc, c.R.astype(w, "int32"), a.strides, a.padding, a.dilation, a.groups,
                          data_layout="NHWC", kernel_layout="HWIO", out_dtype="int32")

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from ..tvm import tvm
 from .contraction import schedule_contraction
+from .int8 import schedule_int8
 
-RULES = (schedule_contraction,)
+RULES = (schedule_int8, schedule_contraction)
 
 
 def default_schedule(func, target):
