@@ -105,6 +105,9 @@ CASES.update({
 CASES.update({
     "dense_b1_784x256": lambda: _single_op("mm", "matmul", (1, 784), (784, 256)),
     "dense_b1_512x1000": lambda: _single_op("mm", "matmul", (1, 512), (512, 1000)),
+    "dense_b1_1280x1000": lambda: _single_op("mm", "matmul", (1, 1280), (1280, 1000)),
+    "dense_b32_512x1000": lambda: _single_op("mm", "matmul", (32, 512), (512, 1000)),
+    "dense_b1_128x512": lambda: _single_op("mm", "matmul", (1, 128), (128, 512)),
     "conv3x3_28x128": lambda: _single_op("conv", "conv2d", (1, 28, 28, 128), (3, 3, 128, 128),
                                          padding=(1, 1, 1, 1)),
     "conv1x1_56x64x256": lambda: _single_op("conv", "conv2d", (1, 56, 56, 64), (1, 1, 64, 256)),
@@ -119,6 +122,9 @@ def _ort_session(graph, threads):
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
+    # ORT's workers spin after each run by default and starve our threads when the two
+    # are interleaved on few cores (the contest then measures the spin, not the kernel).
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(to_onnx(graph).SerializeToString(), so,
                                 providers=["CPUExecutionProvider"])
 

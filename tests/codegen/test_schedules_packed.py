@@ -8,7 +8,9 @@ import pytest
 from aot.codegen.build import run_local
 from aot.codegen.lower import Entry, to_relax
 from aot.codegen.schedules import default_schedule_pass
-from aot.codegen.schedules.contraction import _register_tile, vector_registers
+from aot.codegen.schedules.common import vector_bits
+from aot.codegen.schedules.contraction import (_register_tile, _vector_piece, _vector_tiles,
+                                               vector_registers)
 from aot.codegen.targets import make_target
 from aot.codegen.tvm import tvm
 from aot.ir.builder import GraphBuilder
@@ -17,8 +19,13 @@ from aot.ir.types import TensorType
 
 # (id, op, x shape, w shape (None: a second graph input of that shape), attrs, batch, packed)
 CASES = [
-    # A symbolic batch is the only reuse of a panel: no per-call copy (batch-1 inference).
-    ("dense-symbolic-batch", "matmul", ("N", 40), (40, 96), {}, 3, False),
+    # A symbolic batch is the only reuse of a panel: copied when the panel fits L1 (40 x 32
+    # floats), so a large batch keeps it there (batch 128 as well as a small one)...
+    ("dense-symbolic-batch", "matmul", ("N", 40), (40, 96), {}, 3, True),
+    ("dense-symbolic-batch-128", "matmul", ("N", 13), (13, 96), {}, 128, True),
+    # ...not when it is deep (600 x 64 floats): it streams from L2 either way, and the copy
+    # is pure cost at batch 1.
+    ("dense-symbolic-deep-panel", "matmul", ("N", 600), (600, 128), {}, 3, False),
     ("dense-odd-k13-n7", "matmul", ("N", 13), (13, 7), {}, 5, False),
     # 64 static rows sweep each 32-wide panel of a 96-wide weight: copied.
     ("dense-static-rows", "matmul", (64, 13), (13, 96), {}, None, True),
@@ -34,6 +41,16 @@ CASES = [
      dict(groups=2, padding=(1, 1, 1, 1)), 2, True),
     ("conv-nchw-strided", "conv2d", ("N", 6, 12, 70), (12, 6, 3, 3),
      dict(strides=(1, 2), padding=(1, 1, 1, 1), layout="NCHW"), 2, None),
+    # Column counts that are not whole vectors (classifier heads): 1000 = 25 tiles of 40
+    # (five 8-wide vectors), 1001 and 7 in masked vectors; symbolic and static batch.
+    ("dense-1000-symbolic", "matmul", ("N", 24), (24, 1000), {}, 3, None),
+    ("dense-1000-static", "matmul", (33, 24), (24, 1000), {}, None, None),
+    ("dense-1001-symbolic", "matmul", ("N", 9), (9, 1001), {}, 5, None),
+    ("dense-1001-static", "matmul", (4, 9), (9, 1001), {}, None, None),
+    ("dense-7-symbolic", "matmul", ("N", 5), (5, 7), {}, 9, None),
+    ("dense-7-static", "matmul", (40, 5), (5, 7), {}, None, None),
+    ("conv-nhwc-24-channels", "conv2d", ("N", 6, 6, 8), (3, 3, 8, 24),
+     dict(padding=(1, 1, 1, 1)), 2, None),
 ]
 
 
@@ -105,3 +122,54 @@ def test_register_tile_uses_most_of_the_avx512_registers():
 ])
 def test_vector_registers_by_target(mcpu, triple, registers):
     assert vector_registers(tvm.target.Target({"kind": "llvm", "mtriple": triple, "mcpu": mcpu})) == registers
+
+
+@pytest.mark.parametrize("cols, lanes, tile", [(1000, 16, 40), (1000, 8, 8), (1024, 16, 64),
+                                               (1001, 16, 13), (7, 16, 7), (24, 16, 24)])
+def test_odd_column_counts_tile_into_power_of_two_vectors(cols, lanes, tile):
+    """1000 columns: tiles of 40 vectorized as five 8-wide vectors, not of 10 (one masked
+    16-wide vector, 3x slower) nor one 40-wide vector (LLVM scalarizes parts of it)."""
+    (nr,) = _vector_tiles(cols, lanes)[:1]
+    assert nr == tile
+    piece = _vector_piece(nr, lanes)
+    assert nr % piece == 0 and (piece & (piece - 1) == 0 or piece == nr <= lanes), piece
+
+
+def test_1000_columns_run_as_8_wide_vectors_on_avx512():
+    if vector_bits(make_target("llvm")) != 512:
+        pytest.skip("the tile sizes asserted are AVX-512's")
+    script = _contraction_script(_graph("matmul", ("N", 64), (64, 1000), {}))
+    assert "T.vectorized(T.int64(8))" in script and "T.vectorized(T.int64(40))" not in script
+    assert "T.vectorized(T.int64(10))" not in script
+
+
+@pytest.mark.parametrize("target, bits", [
+    ({"mcpu": "skylake-avx512", "mtriple": "x86_64-linux-gnu"}, 512),
+    ({"mcpu": "haswell", "mtriple": "x86_64-linux-gnu"}, 256),
+    ({"mcpu": "x86-64", "mtriple": "x86_64-linux-gnu"}, 128),
+    ({"mcpu": "cortex-a72", "mtriple": "aarch64-linux-gnu", "mattr": ["+neon"]}, 128),
+])
+def test_vector_bits_by_target(target, bits):
+    assert vector_bits(tvm.target.Target({"kind": "llvm", **target})) == bits
+
+
+def _host_has(feature) -> bool:
+    return tvm.target.codegen.target_has_features(feature, make_target("llvm"))
+
+
+@pytest.mark.skipif(not _host_has("avx2"), reason="the host cannot run haswell code")
+def test_haswell_build_uses_ymm_registers_and_matches_numpy():
+    """Built for haswell on any AVX2 host: 256-bit vectors (no zmm in the assembly) and
+    the interpreter's result."""
+    from aot.codegen.build import relax_pipeline
+
+    graph = _graph("matmul", ("N", 40), (40, 1000), {})
+    tgt = tvm.target.Target({"kind": "llvm", "mtriple": "x86_64-linux-gnu", "mcpu": "haswell",
+                             "num-cores": 2})
+    ex = tvm.compile(to_relax([Entry("main", graph)]), target=tgt,
+                     relax_pipeline=relax_pipeline(tgt))
+    asm = "".join(m.inspect_source("asm") for m in ex.mod.imports if m.kind == "llvm")
+    assert "vfmadd" in asm and "%ymm" in asm and "%zmm" not in asm
+    feeds = _feeds(graph, 3)
+    want, got = interpret(graph, feeds)[0], run_local(graph, feeds, executable=ex)[0]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())

@@ -2,17 +2,39 @@
 from __future__ import annotations
 
 import os
+import platform
 
 from .analysis import static
 
 
 def vector_lanes(target, stmt) -> int:
     """How many elements of the block's output dtype fill one SIMD register of the target."""
-    from tvm.target.codegen import llvm_get_vector_width
-
-    bits = llvm_get_vector_width(target)
     dtype_bits = stmt.writes[0].source.dtype.bits if stmt.writes else 32
-    return max(2, (bits if bits > 0 else 128) // dtype_bits)
+    return max(2, vector_bits(target) // dtype_bits)
+
+
+def vector_bits(target) -> int:
+    """The target's SIMD register width. On x86 asked as features (AVX-512: 512, AVX: 256,
+    else SSE's 128): TVM 0.27's `llvm_get_vector_width` answers 512 for a haswell target
+    on an AVX-512 host, and code built with 16-lane vectors for a machine that has 8 is
+    split back by LLVM into register pairs."""
+    from tvm.target.codegen import llvm_get_vector_width, target_has_features
+
+    if is_x86(target):
+        for feature, bits in (("avx512f", 512), ("avx", 256)):
+            if target_has_features(feature, target):
+                return bits
+        return 128
+    bits = llvm_get_vector_width(target)
+    return bits if bits > 0 else 128
+
+
+def is_x86(target) -> bool:
+    """An x86 CPU target (an llvm target without a triple compiles for the host)."""
+    triple = str(target.attrs.get("mtriple", "")) if hasattr(target, "attrs") else ""
+    if triple:
+        return triple.startswith(("x86_64", "i686", "i386"))
+    return platform.machine().lower() in ("x86_64", "amd64", "i686", "i386")
 
 
 def cores(target) -> int:

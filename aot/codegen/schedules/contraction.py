@@ -15,6 +15,9 @@ The schedule is the classic register-blocked one:
   matmul: row);
 - the tile fills the vector registers (`_register_tile`: e.g. 14 rows x 2 zmm vectors
   = 28 accumulators on AVX-512), so each weight vector loaded is reused mr times;
+- a column count that is no whole number of vectors (1000 classes) is tiled by a divisor
+  vectorized as power-of-two vectors (40 = five 8-wide ones, `_vector_tiles`): a masked
+  10-wide tile ran at a third of the speed, one 40-wide LLVM vector 20x slower;
 - column tiles are outside the rows, so one column panel of the weights stays in
   cache while all rows stream past it; where enough static rows sweep it, each thread
   first copies its panel into a contiguous buffer (`_packing_pays`). Weights are
@@ -27,7 +30,7 @@ The schedule is the classic register-blocked one:
 from __future__ import annotations
 
 from .analysis import is_multiply_accumulate, normalize, region_vars, static, vars_in
-from .common import cores, inline_epilogue, vector_lanes
+from .common import cores, inline_epilogue, is_x86, vector_lanes
 
 
 def find_contraction(sch, blocks):
@@ -148,6 +151,7 @@ def _plan(sch, main, lanes, registers, rows_padded_by=None):
 
 
 PACK_MIN_REUSE = 32
+PANEL_L1_BYTES = 32 * 1024
 
 
 def _packing_pays(operand, vec, nr, iters, lanes) -> bool:
@@ -156,23 +160,31 @@ def _packing_pays(operand, vec, nr, iters, lanes) -> bool:
 
     The copy reads the whole operand once more; it pays back only when many output rows
     sweep each panel (strided panels of a power-of-two width thrash L1 sets; packed ones
-    stream). Measured on 2 AVX-512 cores: a batch-1 dense layer (784x256) ran 2.2x faster
-    unpacked, batch 32 1.2x; a 7x7x512 conv (49 rows per panel) 2.7x slower unpacked.
+    stream). Measured on 2 AVX-512 cores, 2 threads: a batch-1 dense layer (784x256) ran
+    1.6x faster unpacked, batch 32 1.2x; a 7x7x512 conv (49 rows per panel) 2.7x slower.
     So: no copy when the panel already is the whole contiguous operand (nr spans the
-    operand's last axis), nor when fewer than PACK_MIN_REUSE *static* rows sweep it (a
-    symbolic batch counts as one: batch-1 inference is the case to serve; a dense layer
-    at batch 128 loses ~20% to this). A panel narrower than whole vectors (1000 columns in
-    tiles of 10) is always copied: read in place, each row is a masked gather (1.2x)."""
-    if nr % lanes:
+    operand's last axis); a copy when PACK_MIN_REUSE static rows sweep it, or when a
+    symbolic batch does and the packed panel fits L1 (PANEL_L1_BYTES): then the copy is
+    cheap (batch 1, 128x512: 1.07x slower) and a large batch keeps the panel in L1
+    (batch 128: 1.2x faster), while a deeper panel streams from L2 either way and its
+    copy is pure cost at small batches (256x256 at batch 1: 1.2x slower).
+    A panel of masked vectors (an odd width) is always copied: read in place, each row
+    would be a masked gather (1.2x)."""
+    if _masked(nr, lanes):
         return True
-    last = operand.region[-1]
-    if static(vec.dom) == nr and vec.var in vars_in(last.min):
+    if static(vec.dom) == nr and vec.var in vars_in(operand.region[-1].min):
         return False
-    reuse = 1
+    used = region_vars(operand)
+    reuse, symbolic, depth = 1, False, 1
     for it in iters:
-        if it.kind == "S" and it is not vec and it.var not in region_vars(operand):
+        if it.kind == "R" and it.var in used:
+            depth *= static(it.dom) or 1
+        elif it.kind == "S" and it is not vec and it.var not in used:
             reuse *= static(it.dom) or 1
-    return reuse >= PACK_MIN_REUSE
+            symbolic |= static(it.dom) is None
+    if reuse >= PACK_MIN_REUSE:
+        return True
+    return symbolic and depth * nr * operand.source.dtype.bits // 8 <= PANEL_L1_BYTES
 
 
 def vector_registers(target) -> int:
@@ -181,8 +193,7 @@ def vector_registers(target) -> int:
     `llvm_get_vector_width` answers 512 for a haswell target on an AVX-512 host.)"""
     from tvm.target.codegen import target_has_features
 
-    triple = str(target.attrs.get("mtriple", "")) if hasattr(target, "attrs") else ""
-    if triple and not triple.startswith(("x86_64", "i686", "i386")):
+    if not is_x86(target):
         return 32
     return 32 if target_has_features("avx512f", target) else 16
 
@@ -198,23 +209,39 @@ def _register_tile(cols, rows, lanes, registers):
     loads per multiply-add. One register more and LLVM spills the tile (3x slower)."""
     best = None
     for nr in _vector_tiles(cols, lanes):
-        vectors = -(-nr // lanes)
+        vectors = -(-nr // min(_vector_piece(nr, lanes), lanes))
         mr = _divisor_tile(rows, max(1, (registers - 1 - vectors) // vectors))
-        score = (mr * vectors, -(mr + vectors))
+        score = (mr * nr / lanes, -(mr + vectors))
         if best is None or score > best[0]:
             best = (score, nr, mr)
     return best[1], best[2]
 
 
 def _vector_tiles(extent, lanes):
-    """Candidate column tiles: 1 to 4 whole vectors dividing the extent; a short or odd
-    extent takes all of it or its largest divisor up to one vector."""
+    """Candidate column tiles: 1 to 4 whole vectors dividing the extent; else the divisor
+    up to 4 vectors (or all of a short extent) doing the most work per vector instruction
+    (1000 columns: 40 as five 8-wide vectors, not 10 as one masked 16-wide one)."""
     whole = [w * lanes for w in (4, 2, 1) if extent % (w * lanes) == 0]
     if whole:
         return whole
-    if extent <= 2 * lanes:
-        return [extent]
-    return [max(d for d in range(1, lanes + 1) if extent % d == 0)]
+    divisors = [d for d in range(1, 4 * lanes + 1) if extent % d == 0]
+    return [max(divisors, key=lambda d: (_useful_width(d, lanes), d))]
+
+
+def _useful_width(nr, lanes):
+    """Lanes of work per vector instruction of a tile nr wide: a masked vector counts half
+    (its loads and stores go through masks), a long vector of an odd width nothing (LLVM
+    scalarizes parts of it: 20x slower)."""
+    piece = _vector_piece(nr, lanes)
+    if not _masked(nr, lanes):
+        return min(piece, lanes)
+    return piece / 2 if piece <= lanes else 0
+
+
+def _masked(nr, lanes) -> bool:
+    """Is a tile nr wide vectorized with masked loads and stores (not a power of two wide)?"""
+    piece = _vector_piece(nr, lanes)
+    return piece & (piece - 1) != 0
 
 
 def _divisor_tile(extent, limit):
@@ -241,7 +268,7 @@ def _tile(sch, main, plan, epilogue, cores, row_pads, lanes):
         tile = sch.fuse(*symbolic, *rows) if symbolic or rows else par
         panel = sch.cache_read(block, pack, "global")
         sch.compute_at(panel, par)
-        _vectorize_inner(sch, panel)
+        _vectorize_inner(sch, panel, lanes)
     else:
         sch.reorder(*symbolic, v0, *rows, *reduce, *inner)
         par = tile = sch.fuse(*symbolic, v0, *rows)
@@ -254,16 +281,38 @@ def _tile(sch, main, plan, epilogue, cores, row_pads, lanes):
     else:
         sch.set_scope(block, 0, "local")
     sch.reverse_compute_at(epilogue, tile)
-    _vectorize_inner(sch, epilogue)
+    _vectorize_inner(sch, epilogue, lanes)
     if r1 is not None:
         sch.unroll(r1)
-    sch.vectorize(v1)
+    _vectorize(sch, v1, lanes)
     init = sch.decompose_reduction(block, reduce[0])
-    _vectorize_inner(sch, init)
+    _vectorize_inner(sch, init, lanes)
 
 
-def _vectorize_inner(sch, block):
+def _vectorize_inner(sch, block, lanes):
     """Vectorize the block's innermost loop (the vector axis after reverse_compute_at),
     unrolling the rest of the tile."""
-    loops = sch.get_loops(block)
-    sch.vectorize(loops[-1])
+    _vectorize(sch, sch.get_loops(block)[-1], lanes)
+
+
+def _vectorize(sch, loop, lanes):
+    """Vectorize `loop` as vectors of a power-of-two width: LLVM legalizes a 40-wide float
+    vector by scalarizing parts of it (20x slower); 5 unrolled 8-wide ones run at full speed."""
+    extent = static(sch.get(loop).extent)
+    piece = _vector_piece(extent, lanes)
+    if piece != extent:
+        outer, loop = sch.split(loop, [None, piece])
+        sch.unroll(outer)
+    sch.vectorize(loop)
+
+
+def _vector_piece(extent, lanes):
+    """The width `extent` is vectorized at: all of it when it is a power of two up to 4
+    vectors (LLVM splits it into whole registers) or when no power of two from 4 up to
+    `lanes` divides it (one masked vector, the best left); else the widest such power of two."""
+    if extent is None or (extent & (extent - 1) == 0 and extent <= 4 * lanes):
+        return extent
+    piece = lanes
+    while piece >= 4 and extent % piece:
+        piece //= 2
+    return piece if piece >= 4 else extent
