@@ -10,7 +10,9 @@ Static mode (`QuantizeStatic`, ranges from `passes.quantize_calibrate.calibrate`
     x -> quantize(sx, zx) -> qmatmul/qconv2d(w_q, zx) -> add(bias_q) -> requantize(sx*sw/sy, zy)
       [-> maximum(zy) for a relu whose zero point is above the range's floor] -> dequantize(sy, zy)
 
-Weights are symmetric int8 per output channel (scale max|w_c| / 127), the bias int32 at
+The real scales are kept as metadata attrs (qmatmul/qconv2d `x_scale`, `w_scales`; requantize
+`y_scale`), which the computation ignores and the ONNX QDQ export needs: between two int8 layers
+no other trace of them survives. Weights are symmetric int8 per output channel (scale max|w_c| / 127), the bias int32 at
 scale sx*sw, activations per tensor: asymmetric uint8 (the VNNI u8 x s8 form) or symmetric
 int8. A quantize of a value that is already held quantized (the previous layer's requantize,
 possibly through reshape / transpose / unpadded max_pool2d, which commute with quantization)
@@ -249,14 +251,17 @@ class _Emitter:
         self.held[node.outputs[0]] = (twin.outputs[0], s, z)
 
 
-def _integer_kernel(e: _Emitter, layer: Layer, xq: Value, zx: int, wq: np.ndarray) -> Value:
+def _integer_kernel(e: _Emitter, layer: Layer, xq: Value, zx: int, wq: np.ndarray,
+                    scales: dict) -> Value:
+    """The qmatmul / qconv2d of a layer; `scales` (x_scale, w_scales) are the metadata attrs
+    that let the exporter write the layer as ONNX QDQ."""
     name, a = layer.name, layer.anchor
     w = e.const(wq, f"{name}/w_int8")
     zp = e.const(np.int32(zx), f"{name}/x_zero_point")
     if a.op.name == "matmul":
-        return e.emit("qmatmul", [xq, w, zp], f"{name}/qmatmul")
+        return e.emit("qmatmul", [xq, w, zp], f"{name}/qmatmul", **scales)
     attrs = {k: getattr(a.attrs, k) for k in ("strides", "padding", "dilation", "groups")}
-    return e.emit("qconv2d", [xq, w, zp], f"{name}/qconv2d", **attrs)
+    return e.emit("qconv2d", [xq, w, zp], f"{name}/qconv2d", **attrs, **scales)
 
 
 def _static_layer(e: _Emitter, layer: Layer, ranges: dict) -> Value:
@@ -265,7 +270,7 @@ def _static_layer(e: _Emitter, layer: Layer, ranges: dict) -> Value:
         *_range(ranges, layer.x, name), e.act, f"layer {name!r} input"), name)
     sy, zy = activation_qparams(*_range(ranges, layer.out, name), e.act, f"layer {name!r} output")
     wq, sw = weight_qparams(layer.weight)
-    acc = _integer_kernel(e, layer, xq, zx, wq)
+    acc = _integer_kernel(e, layer, xq, zx, wq, {"x_scale": sx, "w_scales": sw.tolist()})
     if layer.bias is not None:
         bq = np.clip(np.rint(layer.bias / (np.float64(sx) * sw)), -2 ** 31, 2 ** 31 - 1)
         acc = e.emit("add", [acc, e.const(bq.astype(np.int32), f"{name}/bias_i32")], f"{name}/bias")
@@ -273,7 +278,7 @@ def _static_layer(e: _Emitter, layer: Layer, ranges: dict) -> Value:
     dt = DType.of(e.act)
     yq = e.emit("requantize", [acc, e.const(mult, f"{name}/multiplier"),
                                e.const(np.int32(zy), f"{name}/y_zero_point")],
-                f"{name}/requantize", dtype=dt)
+                f"{name}/requantize", dtype=dt, y_scale=sy)
     if layer.relu is not None and zy > _Q_RANGE[e.act][0]:
         yq = e.emit("maximum", [yq, e.const(np.asarray(zy, dt.numpy), f"{name}/relu_floor")],
                     f"{name}/relu")

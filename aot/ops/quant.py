@@ -41,6 +41,32 @@ class DequantizeAttrs:
     axis: int = -1
 
 
+@dataclass(frozen=True)
+class RequantizeAttrs(QuantizeAttrs):
+    """requantize's attributes; `y_scale` records the real scale of the output (the multiplier
+    input folds it with the input scales): metadata the QDQ export needs, 0 when unknown. It
+    changes nothing the op computes."""
+    y_scale: float = 0.0
+
+
+@dataclass(frozen=True)
+class QMatmulAttrs:
+    """Metadata, unused by the computation: the real scales the quantize pass chose, so the
+    graph can be written as ONNX QDQ (float op between DequantizeLinear / QuantizeLinear).
+    `x_scale`: the input's per-tensor scale (its zero point is the third input); `w_scales`: the
+    symmetric weights' per-output-channel scales. 0 and () when unknown (hand-written graphs,
+    dynamic mode, where the input scale is computed at run time)."""
+    x_scale: float = 0.0
+    w_scales: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class QConv2DAttrs(Conv2DAttrs):
+    """qconv2d's attributes: the conv's, and the same scale metadata as QMatmulAttrs."""
+    x_scale: float = 0.0
+    w_scales: tuple[float, ...] = ()
+
+
 # ---------------------------------------------------------------- type rules
 
 def _check_qparams(x: TensorType, scale: TensorType, zp: TensorType, axis: int) -> None:
@@ -79,7 +105,7 @@ def _dequantize_type(a: DequantizeAttrs, q, scale, zp) -> TensorType:
     return q.with_dtype(DType.float32)
 
 
-def _requantize_type(a: QuantizeAttrs, acc, mult, zp) -> TensorType:
+def _requantize_type(a: RequantizeAttrs, acc, mult, zp) -> TensorType:
     if acc.dtype != DType.int32:
         raise ValueError(f"accumulator must be int32, got {acc.dtype.short}")
     _require_q(a.dtype, "dtype")
@@ -105,7 +131,7 @@ def _qmatmul_type(a, x: TensorType, w: TensorType, zp: TensorType) -> TensorType
     return TensorType(x.shape[:-1] + w.shape[1:], DType.int32)
 
 
-def _qconv2d_type(a: Conv2DAttrs, x: TensorType, w: TensorType, zp: TensorType) -> TensorType:
+def _qconv2d_type(a: QConv2DAttrs, x: TensorType, w: TensorType, zp: TensorType) -> TensorType:
     _require_q(x.dtype, "input")
     if w.dtype != DType.int8:
         raise ValueError(f"kernel must be int8, got {w.dtype.short}")
@@ -418,15 +444,15 @@ register("quantize", attrs=QuantizeAttrs, infer=_quantize_type, reference=_quant
 register("dequantize", attrs=DequantizeAttrs, infer=_dequantize_type, reference=_dequantize_ref,
          lower=_dequantize_lower, num_inputs=3,
          doc="int8/uint8/int32 -> float32: (q - zero_point) * scale, per tensor or per axis")
-register("requantize", attrs=QuantizeAttrs, infer=_requantize_type, reference=_requantize_ref,
+register("requantize", attrs=RequantizeAttrs, infer=_requantize_type, reference=_requantize_ref,
          lower=_requantize_lower, num_inputs=3,
          doc="int32 accumulator -> int8/uint8: saturate(round_half_even(acc * multiplier) + "
              "zero_point) in float32")
-register("qmatmul", infer=_qmatmul_type, reference=_qmatmul_ref, lower=_qmatmul_lower,
+register("qmatmul", attrs=QMatmulAttrs, infer=_qmatmul_type, reference=_qmatmul_ref, lower=_qmatmul_lower,
          num_inputs=3,
          doc="(u8|s8)[..., K] x s8[K, M] -> s32[..., M]: sum((x - x_zero_point) * w), int32 "
              "accumulation")
-register("qconv2d", attrs=Conv2DAttrs, infer=_qconv2d_type, reference=_qconv2d_ref,
+register("qconv2d", attrs=QConv2DAttrs, infer=_qconv2d_type, reference=_qconv2d_ref,
          lower=_qconv2d_lower, num_inputs=3,
          doc="NHWC (u8|s8) data, HWIO s8 kernel -> s32: conv2d of (x - x_zero_point) with w "
              "(padding reads the zero point), int32 accumulation")

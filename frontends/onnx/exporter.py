@@ -4,8 +4,8 @@ accepts and onnxruntime runs.
 Each registry op has a writer emitting standard ONNX nodes. Channels-last convs and
 pools become Transpose -> NCHW op -> Transpose (ONNX has no layout attribute); a re-import
 comes back in that form and the inference pipeline's passes/layout.py folds it back into
-the NHWC op (tests/onnx/test_export.py defines and checks "equal graph"). The int8 ops of
-the quantize pass are written in ONNX's integer form (export_quant.py). Params become
+the NHWC op (tests/onnx/test_export.py defines and checks "equal graph"). The int8 layers of
+the quantize pass are written as QDQ or in ONNX's integer form (export_quant.py). Params become
 initializers whose doc_string records their kind (weight, state, const) for the importer.
 """
 from __future__ import annotations
@@ -47,12 +47,25 @@ class ExportError(ValueError):
     """The graph uses something ONNX (at our opset) cannot express."""
 
 
-def export_onnx(model_or_graph, path=None) -> onnx.ModelProto:
-    """Write `model_or_graph` (a Graph or a Keras-style model) to `path`; return the model."""
+QUANT_FORMATS = ("qdq", "integer")
+
+
+def export_onnx(model_or_graph, path=None, *, quant_format: str = "qdq") -> onnx.ModelProto:
+    """Write `model_or_graph` (a Graph or a Keras-style model) to `path`; return the model.
+
+    `quant_format`: how the int8 layers of the quantize pass are written (export_quant.py).
+    "qdq": float Conv / MatMul / Gemm between DequantizeLinear and QuantizeLinear with the real
+    scales, as ONNX Runtime's quantizer writes them (and TensorRT / OpenVINO read them); equal
+    to our int8 results within one quantization step. "integer": MatMulInteger / ConvInteger
+    and a requantize, bit for bit ours. Graphs without int8 layers are the same in both."""
     from aot.driver import to_graph
 
+    if quant_format not in QUANT_FORMATS:
+        raise ExportError(f"quant_format must be one of {list(QUANT_FORMATS)}, "
+                          f"got {quant_format!r}")
     graph = verify(to_graph(model_or_graph))
-    model = _Writer(graph).model()
+    writer = QDQWriter if quant_format == "qdq" else _Writer
+    model = writer(graph).model()
     onnx.checker.check_model(model)
     if path is not None:
         onnx.save(model, str(Path(path)))
@@ -408,6 +421,6 @@ WRITERS = {
 }
 
 # the integer ops of the quantize pass (their writers use the conv helpers above)
-from .export_quant import QUANT_WRITERS  # noqa: E402
+from .export_quant import QUANT_WRITERS, QDQWriter  # noqa: E402
 
 WRITERS.update(QUANT_WRITERS)

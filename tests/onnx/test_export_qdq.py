@@ -1,7 +1,14 @@
-"""int8 export: a calibrated, quantized MLP and CNN export to ONNX's integer form
-(QuantizeLinear / MatMulInteger / ConvInteger / DequantizeLinear), pass onnx.checker, and
-onnxruntime's outputs equal our compiled int8 outputs bit for bit; the file re-imports with
-our importer to a graph with the same outputs, again bit for bit."""
+"""int8 export, both forms (frontends/onnx/export_quant.py).
+
+Integer form: a calibrated, quantized MLP and CNN export to QuantizeLinear / MatMulInteger /
+ConvInteger / DequantizeLinear, pass onnx.checker, and onnxruntime's outputs equal our compiled
+int8 outputs bit for bit; the file re-imports with our importer to the same outputs.
+
+QDQ form (the default): the same models, uint8 and int8 activations, export as float Conv /
+Gemm / MatMul between DequantizeLinear and QuantizeLinear with the real scales; onnxruntime
+fuses them into QLinearConv / QGemm / QLinearMatMul, and its outputs, fused or not, and our
+importer's are within one quantization step of our compiled int8 outputs (the count of
+elements that differ at all is checked to be small)."""
 from __future__ import annotations
 
 import numpy as np
@@ -52,7 +59,7 @@ def _data(shape, n, seed):
 def _export_and_check(qgraph, x, want, tmp_path):
     """Export, check, run in onnxruntime and through our importer: both equal `want` exactly."""
     path = tmp_path / "q.onnx"
-    aot.export_onnx(qgraph, path)
+    aot.export_onnx(qgraph, path, quant_format="integer")
     proto = onnx.load(str(path))
     onnx.checker.check_model(proto, full_check=True)
     ops = {n.op_type for n in proto.graph.node}
@@ -112,7 +119,7 @@ def _ort_equals_interpreter(text: str, feeds: dict) -> list:
     from aot.ir import parse_graph
 
     graph = verify(parse_graph(text))
-    proto = aot.export_onnx(graph)
+    proto = aot.export_onnx(graph)  # no scale metadata: the integer form, even as QDQ
     onnx.checker.check_model(proto, full_check=True)
     want = interpret(graph, feeds)
     for outs in (ort_run(proto, feeds), interpret(verify(aot.import_onnx(proto)), feeds)):
@@ -156,3 +163,101 @@ graph @pc(%x: f32[2,7,7,4]) params(const %s: f32[] = [0.03], const %zx: i32[] = 
   %r1 = requantize(%t, %m, %zy) {{axis=1, dtype=u8}} : u8[2,6,4,4]
   return %r, %d, %r1
 }}""", {"x": x})
+
+
+# ---------------------------------------------------------------- QDQ
+
+def _matmul_only():
+    return aot.Sequential([layers.Dense(16, activation="relu", use_bias=False, input_shape=(8,)),
+                           layers.Dense(5, use_bias=False)])
+
+
+QDQ_MODELS = {**MODELS, "matmul": (_randomized(_matmul_only), (8,))}
+FUSED = {"mlp": {"QGemm"}, "cnn": {"QLinearConv", "QGemm"}, "matmul": {"QLinearMatMul"}}
+FLOAT_OPS = {"mlp": {"Gemm"}, "cnn": {"Conv", "Gemm", "MaxPool"}, "matmul": {"MatMul"}}
+
+
+def _quantized(name: str, act: str):
+    make, shape = QDQ_MODELS[name]
+    graph = optimize_for_inference(make().to_graph())
+    cal = calibrate(graph, _data(shape, 64, 0))
+    return optimize_for_inference(quantize_graph(graph, cal.ranges, activations=act).graph), shape
+
+
+def _ort(path, feeds, optimized=None):
+    """onnxruntime's outputs, all optimizations on (`optimized`: where to save the optimized
+    model) or none (the QDQ graph evaluated as written, in float between Q and DQ)."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    if optimized is None:
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    else:
+        so.optimized_model_filepath = str(optimized)
+    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    return sess.run(None, feeds)[0]
+
+
+def _steps(got, want, scale) -> tuple[float, int]:
+    """The largest difference in quantization steps of the output, and how many differ."""
+    d = np.abs(got.astype(np.float64) - want) / scale
+    return float(d.max()), int(np.count_nonzero(d > 1e-3))
+
+
+@pytest.mark.parametrize("act", ["uint8", "int8"])
+@pytest.mark.parametrize("name", sorted(QDQ_MODELS))
+def test_qdq_export_fuses_in_onnxruntime_within_one_step(name, act, tmp_path):
+    from aot.codegen.build import run_local
+
+    qgraph, shape = _quantized(name, act)
+    x = _data(shape, 64, 1) * 1.5
+    feeds = {qgraph.inputs[0].name: x}
+    want = run_local(qgraph, feeds)
+    want = np.asarray(want[0] if isinstance(want, (list, tuple)) else want)
+    path = tmp_path / "qdq.onnx"
+    proto = aot.export_onnx(qgraph, path)
+    onnx.checker.check_model(proto, full_check=True)
+    ops = {n.op_type for n in proto.graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} | FLOAT_OPS[name] <= ops
+    assert not {"MatMulInteger", "ConvInteger", "Mul", "Cast", "Max"} & ops
+    inits = {t.name: t for t in proto.graph.initializer}
+    weight_scales = [list(inits[n.input[1]].dims) for n in proto.graph.node
+                     if n.op_type == "DequantizeLinear" and n.input[0] in inits
+                     and inits[n.input[0]].data_type == onnx.TensorProto.INT8]
+    assert weight_scales and all(len(d) == 1 and d[0] > 1 for d in weight_scales)  # per channel
+    fused_path = tmp_path / "fused.onnx"
+    fused = _ort(path, feeds, optimized=fused_path)
+    assert FUSED[name] <= {n.op_type for n in onnx.load(str(fused_path)).graph.node}
+    scale = [n for n in qgraph.nodes if n.op.name == "dequantize"][-1].inputs[1].data
+    back = interpret(verify(aot.import_onnx(path)), feeds)[0]
+    for got in (fused, _ort(path, feeds), back):
+        worst, differ = _steps(got, want, float(scale))
+        assert worst <= 1 + 1e-4 and differ <= want.size // 50, (worst, differ, want.size)
+
+
+def test_qdq_reimport_matches_onnxruntime_as_written(tmp_path):
+    """Our importer reads the QDQ file as onnxruntime evaluates it unoptimized: float Conv /
+    Gemm between DequantizeLinear and QuantizeLinear, to float rounding."""
+    qgraph, shape = _quantized("cnn", "uint8")
+    x = _data(shape, 16, 2) * 1.5
+    feeds = {qgraph.inputs[0].name: x}
+    path = tmp_path / "qdq.onnx"
+    aot.export_onnx(qgraph, path)
+    back = verify(aot.import_onnx(path))
+    np.testing.assert_allclose(interpret(back, feeds)[0], _ort(path, feeds), rtol=1e-5, atol=1e-6)
+
+
+def test_qdq_falls_back_to_the_integer_form_without_scale_metadata():
+    """Dynamic mode computes its input scale at run time: no QDQ form, the integer one."""
+    qgraph, _ = quantize_for_inference(optimize_for_inference(_mlp().to_graph()),
+                                       "int8-dynamic", None)
+    ops = {n.op_type for n in aot.export_onnx(qgraph).graph.node}
+    assert "MatMulInteger" in ops and "MatMul" not in ops
+
+
+def test_unknown_quant_format_is_an_error():
+    from aot.frontends.onnx.exporter import ExportError
+
+    with pytest.raises(ExportError, match="quant_format must be one of"):
+        aot.export_onnx(_mlp(), quant_format="qlinear")

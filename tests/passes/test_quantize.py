@@ -41,9 +41,9 @@ def test_dense_relu_becomes_qmatmul_bias_requantize_uint8():
     _check(g, out, """
 graph @g(%x: f32[N,2]) params(const %fc/x_scale: f32[] = [1.0], const %i32_0: i32[] = [0], const %fc/w_int8: i8[2,2] = [127, -127, 1, 2], const %fc/bias_i32: i32[2] = [2, -2], const %fc/multiplier: f32[2] = [0.5, 0.5], const %fc/y_scale: f32[] = [2.0]) {
   %0 = quantize "fc/quantize"(%x, %fc/x_scale, %i32_0) {dtype=u8} : u8[N,2]
-  %1 = qmatmul "fc/qmatmul"(%0, %fc/w_int8, %i32_0) : i32[N,2]
+  %1 = qmatmul "fc/qmatmul"(%0, %fc/w_int8, %i32_0) {x_scale=1.0, w_scales=[1.0, 1.0]} : i32[N,2]
   %2 = add "fc/bias"(%1, %fc/bias_i32) : i32[N,2]
-  %3 = requantize "fc/requantize"(%2, %fc/multiplier, %i32_0) {dtype=u8} : u8[N,2]
+  %3 = requantize "fc/requantize"(%2, %fc/multiplier, %i32_0) {dtype=u8, y_scale=2.0} : u8[N,2]
   %4 = dequantize "fc/dequantize"(%3, %fc/y_scale, %i32_0) : f32[N,2]
   %5 = sigmoid(%4) : f32[N,2]
   return %5
@@ -57,9 +57,9 @@ def test_symmetric_int8_keeps_the_relu_as_a_floor():
     _check(g, out, """
 graph @g(%x: f32[N,2]) params(const %fc/x_scale: f32[] = [1.0], const %i32_0: i32[] = [0], const %fc/w_int8: i8[2,2] = [127, -127, 1, 2], const %fc/bias_i32: i32[2] = [2, -2], const %fc/multiplier: f32[2] = [0.5, 0.5], const %i8_0: i8[] = [0], const %fc/y_scale: f32[] = [2.0]) {
   %0 = quantize "fc/quantize"(%x, %fc/x_scale, %i32_0) : i8[N,2]
-  %1 = qmatmul "fc/qmatmul"(%0, %fc/w_int8, %i32_0) : i32[N,2]
+  %1 = qmatmul "fc/qmatmul"(%0, %fc/w_int8, %i32_0) {x_scale=1.0, w_scales=[1.0, 1.0]} : i32[N,2]
   %2 = add "fc/bias"(%1, %fc/bias_i32) : i32[N,2]
-  %3 = requantize "fc/requantize"(%2, %fc/multiplier, %i32_0) : i8[N,2]
+  %3 = requantize "fc/requantize"(%2, %fc/multiplier, %i32_0) {y_scale=2.0} : i8[N,2]
   %4 = maximum "fc/relu"(%3, %i8_0) : i8[N,2]
   %5 = dequantize "fc/dequantize"(%4, %fc/y_scale, %i32_0) : f32[N,2]
   %6 = sigmoid(%5) : f32[N,2]
@@ -83,12 +83,12 @@ def test_consecutive_layers_stay_in_int8_through_pool_and_reshape():
     _check(g, QuantizeStatic(ranges)(g), """
 graph @cnn(%x: f32[N,4,4,1]) params(const %conv/x_scale: f32[] = [1.0], const %i32_0: i32[] = [0], const %conv/w_int8: i8[1,1,1,2] = [127, 127], const %conv/multiplier: f32[2] = [1.0, 0.5], const %i32_128: i32[] = [128], const %fc/w_int8: i8[8,1] = [1, 1, 1, 1, 1, 1, 1, 127], const %fc/multiplier: f32[1] = [0.5], const %fc/y_scale: f32[] = [2.0]) {
   %0 = quantize "conv/quantize"(%x, %conv/x_scale, %i32_0) {dtype=u8} : u8[N,4,4,1]
-  %1 = qconv2d "conv/qconv2d"(%0, %conv/w_int8, %i32_0) : i32[N,4,4,2]
-  %2 = requantize "conv/requantize"(%1, %conv/multiplier, %i32_128) {dtype=u8} : u8[N,4,4,2]
+  %1 = qconv2d "conv/qconv2d"(%0, %conv/w_int8, %i32_0) {x_scale=1.0, w_scales=[1.0, 0.5]} : i32[N,4,4,2]
+  %2 = requantize "conv/requantize"(%1, %conv/multiplier, %i32_128) {dtype=u8, y_scale=1.0} : u8[N,4,4,2]
   %3 = max_pool2d "pool/max_pool2d/int8"(%2) {pool_size=[2, 2], strides=[2, 2]} : u8[N,2,2,2]
   %4 = reshape "flat/reshape/int8"(%3) {shape=["N", 8]} : u8[N,8]
-  %5 = qmatmul "fc/qmatmul"(%4, %fc/w_int8, %i32_128) : i32[N,1]
-  %6 = requantize "fc/requantize"(%5, %fc/multiplier, %i32_128) {dtype=u8} : u8[N,1]
+  %5 = qmatmul "fc/qmatmul"(%4, %fc/w_int8, %i32_128) {x_scale=1.0, w_scales=[1.0]} : i32[N,1]
+  %6 = requantize "fc/requantize"(%5, %fc/multiplier, %i32_128) {dtype=u8, y_scale=2.0} : u8[N,1]
   %7 = dequantize "fc/dequantize"(%6, %fc/y_scale, %i32_128) : f32[N,1]
   return %7
 }""")
