@@ -16,3 +16,4 @@ from . import creation  # noqa: F401
 from . import bitcast  # noqa: F401
 from . import grid_sample  # noqa: F401
 from . import quant  # noqa: F401
+from . import trees  # noqa: F401

@@ -152,7 +152,7 @@ class Importer:
             if name and name not in self.env:
                 raise ONNXImportError(f"{node_label(node)}: input {name!r} is not defined "
                                       "by any earlier node, initializer or graph input")
-        fn = lookup(node.op_type, opset) if node.domain in ("", "ai.onnx") else None
+        fn = lookup(node.op_type, opset, node.domain)
         saved, saved_opset = self.node, self.opset
         self.node, self.opset = node, opset
         try:

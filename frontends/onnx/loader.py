@@ -114,8 +114,8 @@ def refuse_unsupported(graph: onnx.GraphProto, opset: int) -> None:
     first: dict[str, str] = {}
     for node in iter_nodes(graph):
         key = node.op_type if node.domain in _STD_DOMAINS else f"{node.domain}.{node.op_type}"
-        if node.domain in _STD_DOMAINS and (lookup(node.op_type, opset)
-                                            or has_function_body(node.op_type, opset)):
+        if lookup(node.op_type, opset, node.domain) or (
+                node.domain in _STD_DOMAINS and has_function_body(node.op_type, opset)):
             continue
         counts[key] += 1
         first.setdefault(key, node.name or "<unnamed>")
