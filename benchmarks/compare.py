@@ -151,29 +151,30 @@ def cold_start(kind, artifact, feeds_path, repeats):
     return float(np.median(out))
 
 
-def tune_case(case, db, trials):
+def tune_case(graph, batch, db, trials):
     """`aot tune` of the case's predict graph at its batch: seconds spent and the summary
     (a case whose kernels the database already holds takes ~0 s)."""
     from aot.codegen.tuning import tune
 
-    zoo_name, batch = CASES[case]
-    graph = optimize_entries(to_graph(zoo.get(zoo_name)))["predict"]
     t = time.perf_counter()
     report = tune({"predict": graph}, "llvm", trials, db, batch=batch, progress=False)
     return {"trials": trials, "seconds": time.perf_counter() - t, "summary": report.summary()}
 
 
-def run_case(case, rounds, threads, tuning_db, workdir, cold_repeats, peak):
+def run_case(case, rounds, threads, tuning_db, workdir, cold_repeats, peak, tune_trials=0):
     zoo_name, batch = CASES[case]
     model = zoo.get(zoo_name)
     graph = optimize_entries(to_graph(model))["predict"]
     feeds = zoo.example_inputs(model, batch=batch)
+    tuning = tune_case(graph, batch, tuning_db, tune_trials) if tune_trials else None
     runs, compile_s = contestants(case, zoo_name, model, graph, feeds, threads, tuning_db, workdir)
     err = agreement(runs)
     times = measure(runs, rounds)
     flops = count_flops(graph, batch)
     row = {"case": case, "model": zoo_name, "batch": batch, "gflop": flops / 1e9,
            "compile_s": compile_s, "max_rel_diff_vs_ort": err, "ms": {}}
+    if tuning:
+        row["tuning"] = tuning
     for k, v in times.items():
         med = float(np.median(v))
         row["ms"][k] = {"median": med, "min": float(np.min(v)), "max": float(np.max(v)),
@@ -259,11 +260,8 @@ def main(argv=None):
     rows = []
     with tempfile.TemporaryDirectory(prefix="aot-compare-") as tmp:
         for case in args.cases:
-            tuning = tune_case(case, args.tuning_db, args.tune_trials) if args.tune_trials else None
             rows.append(run_case(case, args.rounds, args.threads, args.tuning_db, Path(tmp),
-                                 args.cold_repeats, peak))
-            if tuning:
-                rows[-1]["tuning"] = tuning
+                                 args.cold_repeats, peak, args.tune_trials))
             print(markdown(rows[-1:], meta).splitlines()[-1], flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
