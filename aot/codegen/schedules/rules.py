@@ -4,8 +4,9 @@ from __future__ import annotations
 from ..tvm import tvm
 from .contraction import schedule_contraction
 from .int8 import schedule_int8
+from .memory import schedule_injective, schedule_reduction
 
-RULES = (schedule_int8, schedule_contraction)
+RULES = (schedule_int8, schedule_contraction, schedule_reduction, schedule_injective)
 
 
 def default_schedule(func, target):
