@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from aot.ir import dims
 from aot.ir.graph import Graph, IRError, Node, Value
 from aot.ir.types import DType, TensorType
 
@@ -40,8 +41,9 @@ class LowerCtx:
         return self.node.outputs[i].type
 
     def shape(self, dims) -> list:
-        """Our dims -> TVM shape values (symbols become the function's shape variables)."""
-        return [symbol_var(self._symbols, d) if isinstance(d, str) else int(d) for d in dims]
+        """Our dims -> TVM shape values (symbols become the function's shape variables, an
+        expression such as "2*N" the same arithmetic over them)."""
+        return [dim_expr(self._symbols, d) for d in dims]
 
     def out_shape(self, i: int = 0) -> list:
         return self.shape(self.out_type(i).shape)
@@ -62,10 +64,17 @@ def symbol_var(symbols: dict, name: str):
     return symbols[name]
 
 
+def dim_expr(symbols: dict, d):
+    """One dim as a TVM value: an int, a shape variable, or an int64 PrimExpr over them."""
+    if isinstance(d, str):
+        return dims.evaluate(d, lambda name: symbol_var(symbols, name))
+    return int(d)
+
+
 def relax_type(t: TensorType, symbols: dict):
     from tvm import relax
 
-    shape = [symbol_var(symbols, d) if isinstance(d, str) else int(d) for d in t.shape]
+    shape = [dim_expr(symbols, d) for d in t.shape]
     return relax.TensorType(shape, t.dtype.value)
 
 

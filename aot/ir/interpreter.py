@@ -9,6 +9,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
+from . import dims
 from .graph import Graph, IRError, Value
 
 
@@ -35,6 +36,22 @@ def interpret(graph: Graph, feeds: Mapping[str, np.ndarray],
         raise IRError(f"graph @{graph.name}: missing input(s) {missing}")
     for v in graph.inputs:
         env[v] = _check_feed(v, feeds[v.name])
+    with dims.bound(_bind_symbols(graph, env)):
+        return _run(graph, env, params, return_env)
+
+
+def _bind_symbols(graph: Graph, env) -> dict:
+    """{symbol: size} from the inputs, so references can evaluate symbolic target shapes."""
+    bindings: dict = {}
+    for _ in range(2):  # a second pass checks expressions whose symbols a later input bound
+        for v in graph.inputs:
+            bad = dims.bind(v.type.shape, env[v].shape, bindings)
+            if bad:
+                raise IRError(f"input %{v.name}: expected shape {v.type}, got {env[v].shape} ({bad})")
+    return bindings
+
+
+def _run(graph: Graph, env: dict, params, return_env: bool):
     params = params or {}
     for p in graph.params:
         data = params.get(p.name, p.data)

@@ -24,6 +24,7 @@ from typing import Optional
 import numpy as np
 
 from .graph import Graph, IRError, Node, Param, Value
+from . import dims
 from .types import DType, TensorType
 
 INLINE_LIMIT = 16  # constants with at most this many elements print their data
@@ -144,7 +145,7 @@ _TOKEN = re.compile(r"""
   | (?P<number>-?(?:\d+\.\d*(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|\.\d+(?:[eE][-+]?\d+)?|\d+)|-?inf\b|nan\b)
   | (?P<arrow><-)
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<punct>[()\[\]{},:=])
+  | (?P<punct>[()\[\]{},:=*+/])
 """, re.VERBOSE)
 
 
@@ -296,12 +297,26 @@ class _Parser:
         return TensorType(dims, dtype)
 
     def dim(self):
-        tok = self.next()
-        if tok.kind == "number" and re.fullmatch(r"\d+", tok.text):
-            return int(tok.text)
-        if tok.kind == "ident":
-            return tok.text
-        raise self.error(f"expected a dim (int or symbol), got {tok.text!r}", tok)
+        """An int, a symbol, or an expression such as 2*N or ((S+1)//2): the tokens up to the
+        next , or ] outside parentheses, checked and put in canonical form by TensorType."""
+        first, parts, depth = self.tok, [], 0
+        while self.tok.kind != "eof" and not (depth == 0 and self.tok.text in (",", "]")):
+            tok = self.next()
+            depth += {"(": 1, ")": -1}.get(tok.text, 0) if tok.kind == "punct" else 0
+            if tok.kind not in ("number", "ident", "punct") or tok.text in "[]{}:=":
+                raise self.error(f"expected a dim (int, symbol or expression), got {tok.text!r}", tok)
+            parts.append(tok.text)
+        text = "".join(parts)
+        if re.fullmatch(r"\d+", text):
+            return int(text)
+        if not text or not re.fullmatch(r"[A-Za-z0-9_()*+/-]+", text):
+            raise self.error(f"expected a dim (int, symbol or expression), got {text or first.text!r}",
+                             first)
+        try:
+            dims.normalize(text)
+        except ValueError as e:
+            raise self.error(str(e), first) from None
+        return text
 
     def use(self) -> Value:
         tok = self.expect_kind("value", "%value")

@@ -1,4 +1,5 @@
-"""Tensor types: a dtype and a shape whose dims are ints or symbol names ("N").
+"""Tensor types: a dtype and a shape whose dims are ints, symbol names ("N") or
+symbolic expressions in canonical form ("2*N", "seq+1"; see `aot.ir.dims`).
 
 Every value in a graph carries one of these, fixed when the value is made, so
 passes and codegen never have to guess a shape.
@@ -10,6 +11,8 @@ from enum import Enum
 from typing import Union
 
 import numpy as np
+
+from . import dims as _dims
 
 Dim = Union[int, str]
 Shape = tuple[Dim, ...]
@@ -114,7 +117,10 @@ def _check_dim(d: Dim) -> Dim:
         return int(d)
     if isinstance(d, str) and d.isidentifier():
         return d
-    raise ValueError(f"a dim is an int >= 0 or a symbol name, got {d!r}")
+    if isinstance(d, str):
+        n = _dims.normalize(d)  # an expression: its canonical string, or the int it folds to
+        return _check_dim(n) if isinstance(n, int) else n
+    raise ValueError(f"a dim is an int >= 0, a symbol name or an expression, got {d!r}")
 
 
 @dataclass(frozen=True)
@@ -154,12 +160,13 @@ class TensorType:
         return TensorType(self.shape, dtype)
 
     def matches(self, shape: tuple[int, ...], dtype=None) -> bool:
-        """Does a concrete array shape (and dtype) fit this type? Symbols match any size."""
+        """Does a concrete array shape (and dtype) fit this type? A symbol matches any size
+        (once per type: N at two places must be one size); an expression must evaluate to it."""
         if len(shape) != self.rank:
             return False
         if dtype is not None and DType.of(dtype) != self.dtype:
             return False
-        return all(isinstance(d, str) or d == s for d, s in zip(self.shape, shape))
+        return _dims.bind(self.shape, shape, {}) is None
 
     def __str__(self) -> str:
         return f"{self.dtype.short}[{','.join(str(d) for d in self.shape)}]"

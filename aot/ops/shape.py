@@ -1,22 +1,25 @@
 """Shape ops: reshape, transpose, expand_dims, squeeze, concat, split, slice,
 broadcast_to, broadcast_like, pad, tile and flip, with their gradient rules.
 
-Symbolic dims ("N") pass through wherever the output can still be written with
-ints and symbols; where it cannot (N+2, 2*N, min(N,3)) the type rule says so
-instead of guessing. A symbol in a target shape (reshape, broadcast_to) must name
-a dim of the input: the numpy reference sees only arrays, so it finds the symbol's
-size at the input position the type rule checked. `broadcast_like(x, like)` takes
+Symbolic dims are symbols ("N") or expressions over them ("N+2", "2*N", see
+`aot.ir.dims`): concat sums them, pad and tile add and multiply, reshape infers a
+-1 by polynomial division. A slice of a symbolic dim takes the dim to be long
+enough for its bounds (a slice [1:3] of N has 2 elements); min(N,3) has no form, so
+the type rule says so instead of guessing. A symbol in a reshape target must be a
+symbol of the input; the reference reads its size from the bindings the
+interpreter makes from the graph inputs. A symbol in a broadcast_to target must
+be the aligned dim of the input. `broadcast_like(x, like)` takes
 its target from a second tensor instead, which is how a gradient rule makes a
 tensor with a symbolic dim its input lacks (the gradient of a sum over the batch).
 """
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Literal, Optional
 
 import numpy as np
 
+from aot.ir import dims
 from aot.ir.opdef import register
 from aot.ir.types import Dim, TensorType, format_shape
 
@@ -87,24 +90,6 @@ class FlipAttrs:
 
 # ---------------------------------------------------------------- reshape
 
-def _factor(dims) -> tuple[int, Counter]:
-    """A shape's element count as (int factor, multiset of symbols)."""
-    ints = [d for d in dims if isinstance(d, int)]
-    return int(np.prod(ints, dtype=np.int64)), Counter(d for d in dims if isinstance(d, str))
-
-
-def _size_text(n: int, syms: Counter) -> str:
-    parts = ([str(n)] if n != 1 or not syms else []) + sorted(syms.elements())
-    return "*".join(parts)
-
-
-def _positional(target) -> bool:
-    """Must each target symbol sit where it sits in the input? Yes when the reference
-    could not otherwise tell its size: other unknowns beside it, or a 0 dim."""
-    unknowns = sum(isinstance(d, str) or d == -1 for d in target)
-    return unknowns > 1 or (unknowns == 1 and 0 in target)
-
-
 def _check_target(target) -> None:
     if sum(d == -1 for d in target) > 1:
         raise ValueError(f"target shape {format_shape(target)} has more than one -1")
@@ -113,56 +98,46 @@ def _check_target(target) -> None:
         raise ValueError(f"target shape {format_shape(target)}: dims must be >= -1, got {bad[0]}")
 
 
-def _infer_minus_one(x: TensorType, target, in_n: int, t_n: int, left: Counter) -> Dim:
+def _infer_minus_one(x: TensorType, target, in_n: Dim, t_n: Dim) -> Dim:
     if t_n == 0:
         raise ValueError(f"cannot infer -1 in {format_shape(target)}: the target has a 0 dim")
     if in_n == 0:
         return 0
-    if in_n % t_n:
-        raise ValueError(f"cannot reshape {x} ({_size_text(in_n, left)} elements) into "
-                         f"{format_shape(target)}")
-    q, syms = in_n // t_n, list(left.elements())
-    if not syms:
-        return q
-    if len(syms) == 1 and q == 1:
-        return syms[0]
-    raise ValueError(f"cannot infer -1 in {format_shape(target)} from {x}: it would be "
-                     f"{_size_text(q, left)}, not an int or one symbol")
-
-
-def _check_positions(x: TensorType, target) -> None:
-    if not _positional(target):
-        return
-    for i, d in enumerate(target):
-        if isinstance(d, str) and (i >= x.rank or x.shape[i] != d):
-            raise ValueError(f"target shape {format_shape(target)}: symbol {d} at position {i} "
-                             f"must be at the same position in the input {x} when the target "
-                             f"has other unknown dims")
+    q = dims.divide_exact(in_n, t_n)
+    if q is None:
+        raise ValueError(f"cannot reshape {x} ({in_n} elements) into {format_shape(target)}: "
+                         f"{in_n} is not provably a multiple of {t_n}")
+    return q
 
 
 def _reshape_type(a: ReshapeAttrs, x: TensorType) -> TensorType:
-    target = a.shape
+    target = tuple(d if isinstance(d, int) else dims.normalize(d) for d in a.shape)
     _check_target(target)
-    in_n, in_syms = _factor(x.shape)
-    t_n, t_syms = _factor([d for d in target if d != -1])
-    missing = t_syms - in_syms
+    missing = set().union(*(dims.symbols(d) for d in target)) - set().union(
+        *(dims.symbols(d) for d in x.shape))
     if missing:
         raise ValueError(f"target symbol(s) {sorted(missing)} are not dims of the input {x}")
-    left = in_syms - t_syms
+    in_n, t_n = dims.prod(x.shape), dims.prod(d for d in target if d != -1)
     if -1 in target:
-        minus_one = _infer_minus_one(x, target, in_n, t_n, left)
+        minus_one = _infer_minus_one(x, target, in_n, t_n)
         target = tuple(minus_one if d == -1 else d for d in target)
-    elif in_n != t_n or (in_n and left):
-        raise ValueError(f"cannot reshape {x} ({_size_text(in_n, in_syms)} elements) into "
-                         f"{format_shape(target)} ({_size_text(t_n, t_syms)} elements)")
-    _check_positions(x, a.shape)
+    elif not dims.equal(in_n, t_n):
+        raise ValueError(f"cannot reshape {x} ({in_n} elements) into {format_shape(target)} "
+                         f"({t_n} elements)")
     return x.with_shape(target)
 
 
 def _reshape_ref(a: ReshapeAttrs, x):
-    keep = _positional(a.shape)
-    shape = [(x.shape[i] if keep else -1) if isinstance(d, str) else d for i, d in enumerate(a.shape)]
-    return x.reshape(shape)
+    """Symbolic target dims take their sizes from the bindings in scope (the interpreter
+    binds the graph inputs); outside one, a lone unknown dim is left to numpy (-1)."""
+    bindings = dims.current()
+    if bindings is not None and all(dims.symbols(d) <= set(bindings) for d in a.shape):
+        return x.reshape([dims.evaluate(d, bindings) for d in a.shape])
+    unknown = [d for d in a.shape if isinstance(d, str) or d == -1]
+    if len(unknown) > 1:
+        raise ValueError(f"reshape to {format_shape(a.shape)} needs the sizes of its symbols; "
+                         f"run it inside the interpreter (aot.ir.interpret), which binds them")
+    return x.reshape([-1 if isinstance(d, str) else d for d in a.shape])
 
 
 # ---------------------------------------------------- transpose, (un)squeeze
@@ -231,10 +206,7 @@ def _concat_type(a: ConcatAttrs, *xs: TensorType) -> TensorType:
         if i != axis and len({x.shape[i] for x in xs}) > 1:
             raise ValueError(f"dim {i} differs between inputs ({', '.join(str(x) for x in xs)}); "
                              f"only the concat axis {axis} may differ")
-    sizes = [x.shape[axis] for x in xs]
-    if len(xs) > 1 and any(isinstance(d, str) for d in sizes):
-        raise ValueError(f"cannot concat along symbolic dims {sizes}: the size is not an int or a symbol")
-    out = sizes[0] if len(xs) == 1 else sum(sizes)
+    out = _sum_dims(x.shape[axis] for x in xs)
     return TensorType(tuple(out if i == axis else d for i, d in enumerate(xs[0].shape)), dtype)
 
 
@@ -301,15 +273,35 @@ def _whole(start: int, end: int, step: int) -> bool:
     return False
 
 
+def _symbolic_bounds(dim: str, axis: int, start: int, end: int, step: int) -> tuple[Dim, Dim]:
+    """(begin, stop) of a forward slice of a symbolic dim, as dims. The dim is taken to be
+    at least as long as the bounds reach (a slice [1:3] of N has 2 elements, for N >= 3)."""
+    if step < 0:
+        raise ValueError(f"cannot slice symbolic dim {dim} (axis {axis}) with start={start}, "
+                         f"end={end}, step={step}: a backward slice must take the whole dim")
+    def at(i: int) -> Dim:
+        if i >= _HUGE:
+            return dim
+        if i <= -_HUGE:
+            return 0
+        return i if i >= 0 else dims.add(dim, i)
+    return at(start), at(end)
+
+
+def _slice_dim(dim: Dim, axis: int, start: int, end: int, step: int) -> Dim:
+    if isinstance(dim, int):
+        return len(range(*slice(start, end, step).indices(dim)))
+    if _whole(start, end, step):
+        return dim
+    begin, stop = _symbolic_bounds(dim, axis, start, end, step)
+    n = dims.floordiv(dims.add(dims.sub(stop, begin), step - 1), step)
+    return max(n, 0) if isinstance(n, int) else n
+
+
 def _slice_type(a: SliceAttrs, x: TensorType) -> TensorType:
     shape = list(x.shape)
     for axis, start, end, step in _slice_spec(a, x.rank):
-        dim = shape[axis]
-        if isinstance(dim, int):
-            shape[axis] = len(range(*slice(start, end, step).indices(dim)))
-        elif not _whole(start, end, step):
-            raise ValueError(f"cannot slice symbolic dim {dim} (axis {axis}) with start={start}, "
-                             f"end={end}, step={step}: only the whole dim (step 1 or -1) keeps a known size")
+        shape[axis] = _slice_dim(shape[axis], axis, start, end, step)
     return x.with_shape(tuple(shape))
 
 
@@ -334,11 +326,15 @@ def _static_bounds(dim: int, start: int, end: int, step: int) -> tuple[int, int,
 def _slice_lower(c, a: SliceAttrs, x):
     shape, flips, axes, bounds = c.in_type(0).shape, [], [], []
     for axis, start, end, step in _slice_spec(a, len(shape)):
-        if isinstance(shape[axis], str):  # the whole symbolic dim: kept, or reversed
+        if isinstance(shape[axis], str) and _whole(start, end, step):  # kept, or reversed
             flips += [axis] if step == -1 else []
             continue
         axes.append(axis)
-        bounds.append(_static_bounds(shape[axis], start, end, step))
+        if isinstance(shape[axis], int):
+            bounds.append(_static_bounds(shape[axis], start, end, step))
+            continue
+        begin, stop = _symbolic_bounds(shape[axis], axis, start, end, step)
+        bounds.append((c.shape([begin])[0], c.shape([stop])[0], step))
     if axes:
         begins, ends, steps = (list(t) for t in zip(*bounds))
         x = c.bb.emit(c.R.strided_slice(x, axes, begins, ends, steps))
@@ -386,7 +382,10 @@ def _pad_dim(a: PadAttrs, i: int, d: Dim, before: int, after: int) -> Dim:
     if before == after == 0:
         return d
     if isinstance(d, str):
-        raise ValueError(f"cannot pad symbolic dim {d} (axis {i}): the size would be {d}+{before + after}")
+        if a.mode != "constant":
+            raise ValueError(f"cannot {a.mode}-pad symbolic dim {d} (axis {i}): its size is not "
+                             f"known to exceed the pads; only constant padding")
+        return dims.add(d, before + after)
     if a.mode == "reflect" and max(before, after) > d - 1:
         raise ValueError(f"reflect pads on axis {i} must be < its size {d}, got {before}, {after}")
     if a.mode == "edge" and d == 0:
@@ -421,10 +420,7 @@ def _tile_type(a: TileAttrs, x: TensorType) -> TensorType:
         raise ValueError(f"repeats needs one value per axis ({x.rank}), got {len(a.repeats)}")
     if any(r < 0 for r in a.repeats):
         raise ValueError(f"repeats must be >= 0, got {list(a.repeats)}")
-    for i, (d, r) in enumerate(zip(x.shape, a.repeats)):
-        if isinstance(d, str) and r != 1:
-            raise ValueError(f"cannot tile symbolic dim {d} (axis {i}) {r} times")
-    return x.with_shape(tuple(d if r == 1 else d * r for d, r in zip(x.shape, a.repeats)))
+    return x.with_shape(tuple(dims.mul(d, r) for d, r in zip(x.shape, a.repeats)))
 
 
 def _flip_type(a: FlipAttrs, x: TensorType) -> TensorType:
@@ -515,7 +511,30 @@ def _concat_vjp(b, a: ConcatAttrs, inputs, outputs, grads):
     if len(inputs) == 1:
         return [g]
     axis = norm_axis(a.axis, g.type.rank)
-    return list(b.emit("split", g, axis=axis, sizes=tuple(x.type.shape[axis] for x in inputs)))
+    sizes = [x.type.shape[axis] for x in inputs]
+    if all(isinstance(d, int) for d in sizes):
+        return list(b.emit("split", g, axis=axis, sizes=tuple(sizes)))
+    return [_concat_part(b, g, axis, sizes, k) for k in range(len(sizes))]
+
+
+def _concat_part(b, g, axis: int, sizes, k: int):
+    """Part k of g, sliced by int offsets counted from the front or from the back (a split
+    needs int sizes). Parts with symbolic sizes on both sides of them have no such bounds."""
+    before, after = _sum_dims(sizes[:k]), _sum_dims(sizes[k + 1:])
+    start = before if isinstance(before, int) else dims.sub(0, dims.add(after, sizes[k]))
+    end = dims.add(before, sizes[k]) if isinstance(before, int) and isinstance(sizes[k], int) else (
+        dims.sub(0, after) if after != 0 else _HUGE)
+    if not (isinstance(start, int) and isinstance(end, int)):
+        raise ValueError(f"the gradient of concat along sizes {sizes} needs part {k}'s bounds "
+                         f"as ints from one end")
+    return _axis_slice(b, g, axis, start, end)
+
+
+def _sum_dims(sizes) -> Dim:
+    total: Dim = 0
+    for d in sizes:
+        total = dims.add(total, d)
+    return total
 
 
 def _split_vjp(b, a: SplitAttrs, inputs, outputs, grads):
@@ -534,12 +553,15 @@ def _slice_vjp(b, a: SliceAttrs, x, g):
     (a flip first for -1); other steps spread g with one gather per axis (see `_spread`).
     An empty slice has a zero gradient."""
     shape, rank = x.type.shape, x.type.rank
+    g = _unslice_symbolic(b, a, x, g)
     flips, pads, spread = [], [0] * (2 * rank), []
     for axis, start, end, step in _slice_spec(a, rank):
         dim = shape[axis]
-        if isinstance(dim, str):  # the whole symbolic dim, kept or reversed
+        if isinstance(dim, str) and _whole(start, end, step):  # kept or reversed
             flips += [axis] if step == -1 else []
             continue
+        if isinstance(dim, str):
+            continue  # a part of a symbolic dim: `_unslice_symbolic` below
         taken = range(*slice(start, end, step).indices(dim))
         if not taken:
             return fill_like(b, 0.0, x)
@@ -556,6 +578,36 @@ def _slice_vjp(b, a: SliceAttrs, x, g):
     for axis, taken in spread:
         g = _spread(b, g, axis, taken, shape[axis])
     return g
+
+
+def _unslice_symbolic(b, a: SliceAttrs, x, g):
+    """Put g back along each partly sliced symbolic axis by concatenating zeros for the parts
+    left out; a zero part is shaped like x sliced as the forward slice did on the other axes
+    (and whole on the axes already put back), so its size needs no int."""
+    spec = _slice_spec(a, x.type.rank)
+    done: set = set()
+    for axis, start, end, step in spec:
+        dim = x.type.shape[axis]
+        if isinstance(dim, int) or _whole(start, end, step):
+            continue
+        if step != 1:
+            raise ValueError(f"the gradient of slice [{start}:{end}:{step}] of symbolic dim {dim} "
+                             f"needs step 1")
+        parts = [g]
+        if start != 0 and start > -_HUGE:
+            parts.insert(0, _zeros_part(b, x, spec, done, axis, 0, start))
+        if end < _HUGE:
+            parts.append(_zeros_part(b, x, spec, done, axis, end, _HUGE))
+        g = b.emit("concat", *parts, axis=axis) if len(parts) > 1 else g
+        done.add(axis)
+    return g
+
+
+def _zeros_part(b, x, spec, done: set, axis: int, lo: int, hi: int):
+    kept = [(ax, s, e, st) for ax, s, e, st in spec if ax != axis and ax not in done] + [(axis, lo, hi, 1)]
+    ax, st, en, sp = zip(*kept)
+    part = b.emit("slice", x, starts=st, ends=en, axes=ax, steps=sp)
+    return fill_like(b, 0.0, part)
 
 
 def _spread(b, g, axis: int, taken: range, dim: int):
@@ -579,7 +631,8 @@ def _pad_vjp(b, a: PadAttrs, x, g):
 
 
 def _unpad_axis(b, mode: str, g, axis: int, dim: int, before: int, after: int):
-    out = _axis_slice(b, g, axis, before, before + dim)
+    stop = before + dim if isinstance(dim, int) else (-after if after else _HUGE)
+    out = _axis_slice(b, g, axis, before, stop)
     if mode == "constant":
         return out
     if before:
@@ -612,28 +665,7 @@ def _tile_vjp(b, a: TileAttrs, x, g):
         split.append(d)
     if not repeat_axes:
         return g
-    if not _symbols_stay(g.type.shape, split):
-        return _tile_vjp_by_slices(b, a, x, g)
     return b.emit("sum", b.emit("reshape", g, shape=tuple(split)), axes=tuple(repeat_axes))
-
-
-def _symbols_stay(src, target) -> bool:
-    """Would reshape accept `target` from `src`? Its symbols must keep their positions when
-    the target has more than one unknown (or a 0 dim), see `_positional`."""
-    return not _positional(target) or all(
-        isinstance(d, int) or (i < len(src) and src[i] == d) for i, d in enumerate(target))
-
-
-def _tile_vjp_by_slices(b, a: TileAttrs, x, g):
-    """The same sum written as slices, for shapes whose symbols a reshape would move."""
-    for axis, (d, r) in enumerate(zip(x.type.shape, a.repeats)):
-        if r == 1:
-            continue
-        parts = [_axis_slice(b, g, axis, k * d, (k + 1) * d) for k in range(r)]
-        g = parts[0]
-        for p in parts[1:]:
-            g = add(b, g, p)
-    return g
 
 
 # ------------------------------------------------------------ registration

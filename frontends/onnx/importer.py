@@ -5,7 +5,9 @@ constant known at import time). Converters emit registry ops through `Ctx.emit`,
 which folds an op whose inputs are all known with the op's own numpy reference:
 shape-computing subgraphs (Shape -> Gather -> Concat -> Reshape...) disappear.
 A shape with symbolic dims is an int64 array of dtype object holding ints and
-symbol names, so the common `reshape(x, concat(shape(x)[:1], [-1]))` still folds.
+symbolic dims (names or expressions, see `aot.ir.dims`), so the common
+`reshape(x, concat(shape(x)[:1], [-1]))` still folds, and so does arithmetic on
+them: `batch * heads` becomes the dim "2*batch".
 Ops without a converter but with a function body in their schema are expanded
 into that body (onnx's own definitions) and converted node by node.
 """
@@ -18,7 +20,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from aot.ir import DType, Graph, GraphBuilder, IRError, Param, TensorType, Value, get_op
+from aot.ir import DType, Graph, GraphBuilder, IRError, Param, TensorType, Value, dims, get_op
 from aot.ir.attrs import AttrError, make_attrs
 
 from . import loader
@@ -342,9 +344,28 @@ class Importer:
 _SENTINEL = -(10 ** 15)
 
 
+_DIM_ARITH = {"add": dims.add, "subtract": dims.sub, "multiply": dims.mul,
+              "divide": dims.floordiv, "floor_divide": dims.floordiv}
+
+
+def _fold_dim_arith(op: str, arrays) -> np.ndarray:
+    """+ - * // elementwise on int arrays holding symbolic dims: the results are dims
+    (ints where they come out constant), as an int64 array when no symbol is left."""
+    a, b = np.broadcast_arrays(*(x.astype(object) for x in arrays))
+    out = np.frompyfunc(_DIM_ARITH[op], 2, 1)(a, b)
+    out = np.asarray(out, dtype=object).reshape(a.shape)
+    if all(isinstance(v, int) for v in out.reshape(-1)):
+        return out.astype(np.int64)
+    return out
+
+
 def _fold_symbolic(ctx, op: str, arrays, attrs):
-    """Fold a shape op over arrays holding symbolic dims: each symbol stands in as a distinct
-    sentinel int, mapped back after; arithmetic on a symbol is refused."""
+    """Fold a shape op over arrays holding symbolic dims. Arithmetic computes new dims
+    (`_fold_dim_arith`); any other op runs its reference with each symbolic dim standing in
+    as a distinct sentinel int, mapped back after, so it may only move dims around."""
+    if op in _DIM_ARITH and len(arrays) == 2 and all(a.dtype == object or a.dtype.kind in "iu"
+                                                      for a in arrays):
+        return _fold_dim_arith(op, arrays)
     syms = sorted({v for a in arrays for v in a.reshape(-1) if isinstance(v, str)})
     code = {s: _SENTINEL - k for k, s in enumerate(syms)}
     back = {v: s for s, v in code.items()}
@@ -356,8 +377,8 @@ def _fold_symbolic(ctx, op: str, arrays, attrs):
     for o in outs:
         flat = o.reshape(-1)
         if any(v <= _SENTINEL // 2 and v not in back for v in flat.tolist()):
-            raise ValueError(f"{op} computes with the symbolic dim(s) {', '.join(syms)}; "
-                             "only their positions may move")
+            raise ValueError(f"{op} computes with the symbolic dim(s) {', '.join(syms)}; only "
+                             "+ - * and // of dims can be folded into shapes")
         if any(v in back for v in flat.tolist()):
             o = np.asarray([back.get(v, v) for v in flat.tolist()], dtype=object).reshape(o.shape)
         res.append(o)

@@ -16,6 +16,12 @@ CASES = [
     OpCase("reshape", [((4, "N"), I64)], {"shape": ("N", 2, 2)}, bind={"N": 3}, id="symbolic-moves"),
     OpCase("reshape", [((2, 0, 3), F32)], {"shape": (0, 5)}, id="empty"),
     OpCase("reshape", [(("N", 0, 3), F32)], {"shape": ("N", 0)}, bind={"N": 3}, id="symbolic-empty"),
+    # expression dims (aot.ir.dims): the -1 and the symbols read from the bindings
+    OpCase("reshape", [(("N", "S", 16), F32)], {"shape": ("S", -1, 8)}, bind={"N": 2, "S": 3},
+           id="expr-heads"),
+    OpCase("reshape", [(("N", "S", 4), F32)], {"shape": (-1, 4)}, bind={"N": 2, "S": 3}, id="expr-flatten"),
+    OpCase("reshape", [(("N", "S", 4), F32)], {"shape": ("N*S", 2, 2)}, bind={"N": 2, "S": 3},
+           id="expr-target"),
     # transpose
     OpCase("transpose", [((2, 3, 4), F32)], id="reverse"),
     OpCase("transpose", [((2, 3, 4), I32)], {"perm": (1, -1, 0)}, id="perm-neg"),
@@ -34,6 +40,7 @@ CASES = [
     OpCase("concat", [((2, 3), F32), ((4, 3), F32)], id="axis0"),
     OpCase("concat", [((2, 3), I32), ((2, 1), I32), ((2, 5), I32)], {"axis": -1}, id="three-neg"),
     OpCase("concat", [(("N", 2), F32), (("N", 3), F32)], {"axis": 1}, bind={"N": 3}, id="symbolic"),
+    OpCase("concat", [((1, 3), F32), (("N", 3), F32), ((2, 3), F32)], bind={"N": 3}, id="expr-sum"),
     OpCase("concat", [((2, 0), F32), ((2, 3), F32)], {"axis": 1}, id="empty-part"),
     OpCase("concat", [((3, 2), BOOL)], id="single-bool"),
     # split
@@ -61,6 +68,8 @@ CASES = [
     OpCase("slice", [(("N", 7), F32)], {"starts": (1,), "ends": (BIG,), "axes": (1,), "steps": (2,)},
            bind={"N": 3}, id="symbolic-step2"),
     OpCase("slice", [((6, 5), F32)], {"starts": (-2, 4), "ends": (-BIG, 0), "steps": (-1, -1)}, id="neg-one-steps"),
+    OpCase("slice", [(("N", 3), F32)], {"starts": (1,), "ends": (-1,)}, bind={"N": 5}, id="expr-inner"),
+    OpCase("slice", [(("N", 3), F32)], {"starts": (-2,), "ends": (BIG,)}, bind={"N": 5}, id="expr-last-two"),
     # broadcast_to
     OpCase("broadcast_to", [((3, 1), F32)], {"shape": (2, 3, 4)}, id="rank-up"),
     OpCase("broadcast_to", [((1,), I32)], {"shape": (5,)}, id="int"),
@@ -83,10 +92,12 @@ CASES = [
     OpCase("pad", [(("N", 4), F32)], {"pads": (0, 1, 0, 3), "mode": "reflect"}, bind={"N": 3},
            id="reflect-symbolic"),
     OpCase("pad", [(("N", 3), F32)], {"pads": (0, 2, 0, 1), "mode": "edge"}, bind={"N": 3}, id="edge-symbolic"),
+    OpCase("pad", [(("N", 3), F32)], {"pads": (1, 0, 2, 1)}, bind={"N": 3}, id="expr-constant"),
     # tile
     OpCase("tile", [((2, 3), F32)], {"repeats": (2, 3)}, id="2d"),
     OpCase("tile", [((1, 3, 1), I32)], {"repeats": (3, 1, 2)}, id="size1"),
     OpCase("tile", [(("N", 2), F32)], {"repeats": (1, 3)}, bind={"N": 3}, id="symbolic"),
+    OpCase("tile", [(("N", 2), F32)], {"repeats": (2, 1)}, bind={"N": 3}, id="expr-tiled"),
     OpCase("tile", [((1, 3, 2), F32)], {"repeats": (3, 1, 2)}, id="3d-float"),
     OpCase("tile", [((2, "N", "T"), F32)], {"repeats": (2, 1, 1)}, bind={"N": 3, "T": 2}, id="two-symbols"),
     OpCase("tile", [((2, 3), F32)], {"repeats": (0, 2)}, id="zero-repeats"),

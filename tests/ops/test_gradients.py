@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from aot.ir import DType, GraphBuilder, all_ops, interpret
+from aot.ir import DType, GraphBuilder, all_ops, dims, interpret
 from aot.passes.autodiff import build_gradients
 
 from .harness import all_cases, build_case
@@ -51,7 +51,7 @@ def _loss_graph(case, rng):
     for v in graph.outputs:
         if v.type.dtype != DType.float64:
             continue
-        shape = tuple(case.bind.get(d, d) for d in v.type.shape)
+        shape = tuple(dims.evaluate(d, case.bind) for d in v.type.shape)
         cot = b.const(rng.standard_normal(shape), name="cot")
         terms.append(b.emit("sum", b.emit("multiply", v, cot)))
     loss = terms[0]

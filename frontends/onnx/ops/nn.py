@@ -252,7 +252,7 @@ def _softmax(op, hardmax=False):
         x = ctx.input(0)
         t = ctx.type(x)
         axis = norm_axis(ctx.attr("axis", 1), t.rank)
-        from .shape import _prod
+        from aot.ir.dims import prod as _prod
 
         flat = ctx.emit("reshape", x, shape=(_prod(t.shape[:axis]), _prod(t.shape[axis:])))
         y = _apply(ctx, flat, 1)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from onnx import numpy_helper
 
+from aot.ir.dims import prod as dim_prod
+
 from ..registry import converter
 from .common import norm_axis, scalar, static_size
 
@@ -88,16 +90,7 @@ def flatten(ctx, node):
     dims = ctx.type(x).shape
     axis = ctx.attr("axis", 1)
     axis = axis + len(dims) if axis < 0 else axis
-    return ctx.emit("reshape", x, shape=(_prod(dims[:axis]), _prod(dims[axis:])))
-
-
-def _prod(dims):
-    """An int, a lone symbol, or -1 (for reshape to infer) when symbols multiply."""
-    syms = [d for d in dims if isinstance(d, str)]
-    ints = static_size([d for d in dims if isinstance(d, int)])
-    if not syms:
-        return ints
-    return syms[0] if len(syms) == 1 and ints == 1 else -1
+    return ctx.emit("reshape", x, shape=(dim_prod(dims[:axis]), dim_prod(dims[axis:])))
 
 
 @converter("Transpose")
