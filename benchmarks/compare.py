@@ -102,7 +102,7 @@ def contestants(name, zoo_name, model, graph, feeds, threads, tuning_db, workdir
     return runs, compile_s
 
 
-def measure(runs, rounds, gap_s=0.002):
+def measure(runs, rounds, gap_s=float(os.environ.get("AOT_BENCH_GAP_S", "0.002"))):
     """Interleaved rounds after one warm-up call each: {label: [ms, ...]}. A short untimed gap
     after each call lets the thread pools that spin after their work (OpenMP in torch, ORT's,
     TVM's) go idle, so no contestant is timed against another's spinning threads on 2 cores."""
