@@ -28,6 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
+# PyTorch's OpenMP threads spin-wait after each op by default; interleaved with ORT and
+# TVM on 2 cores they took the cores from the next contestant (ORT's MobileNetV2 measured
+# 28 ms median beside torch, 8.5 ms alone). Passive waiting keeps each contestant's
+# threads off the cores while the others run; set before torch is imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
