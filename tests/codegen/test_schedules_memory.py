@@ -7,13 +7,12 @@ import pytest
 import tvm_ffi
 
 from aot.codegen.build import run_local
-from aot.codegen.lower import Entry, to_relax
-from aot.codegen.schedules import default_schedule_pass
-from aot.codegen.targets import make_target
 from aot.codegen.tvm import tvm
 from aot.ir.builder import GraphBuilder
 from aot.ir.interpreter import interpret
 from aot.ir.types import TensorType
+
+from .test_schedules import _feeds, _scheduled_module
 
 
 def _layer_norm(b, x):
@@ -68,20 +67,8 @@ def _graph(name, body, shapes):
     return b.build([body(b, *xs)])
 
 
-def _feeds(graph, batch):
-    rng = np.random.default_rng(3)
-    return {v.name: rng.standard_normal([batch if isinstance(d, str) else d
-                                         for d in v.type.shape]).astype(np.float32)
-            for v in graph.inputs}
-
-
 def _scheduled_kernels(graph):
-    from tvm.relax.backend.cpu_generic import pipeline as stages
-
-    tgt = make_target("llvm")
-    with tgt:
-        seq = stages.library_dispatch_passes(tgt) + stages.legalize_passes(tgt)
-        mod = default_schedule_pass(tgt)(tvm.transform.Sequential(seq)(to_relax([Entry("main", graph)])))
+    mod = _scheduled_module(graph)
     return {gv.name_hint: f for gv, f in mod.functions_items() if isinstance(f, tvm.tirx.PrimFunc)}
 
 
