@@ -55,10 +55,12 @@ def _feeds(graph, batch):
             for v in graph.inputs}
 
 
-def _scheduled_module(graph):
+def _scheduled_module(graph, tgt=None):
+    """The legalized module with the default schedules applied, for `tgt` (the host's
+    target by default; schedules are made without running anything)."""
     from tvm.relax.backend.cpu_generic import pipeline as stages
 
-    tgt = make_target("llvm")
+    tgt = tgt or make_target("llvm")
     with tgt:
         seq = stages.library_dispatch_passes(tgt) + stages.legalize_passes(tgt)
         mod = tvm.transform.Sequential(seq)(to_relax([Entry("main", graph)]))

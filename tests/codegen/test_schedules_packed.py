@@ -7,7 +7,6 @@ import pytest
 
 from aot.codegen.build import run_local
 from aot.codegen.lower import Entry, to_relax
-from aot.codegen.schedules import default_schedule_pass
 from aot.codegen.schedules.common import vector_bits
 from aot.codegen.schedules.contraction import (_register_tile, _vector_piece, _vector_tiles,
                                                vector_registers)
@@ -16,6 +15,8 @@ from aot.codegen.tvm import tvm
 from aot.ir.builder import GraphBuilder
 from aot.ir.interpreter import interpret
 from aot.ir.types import TensorType
+
+from .test_schedules import _feeds, _scheduled_module
 
 # (id, op, x shape, w shape (None: a second graph input of that shape), attrs, batch, packed)
 CASES = [
@@ -67,25 +68,13 @@ def _graph(op, x_shape, w, attrs):
     return b.build([b.emit("relu", b.emit("add", out, bias))])
 
 
-def _contraction_script(graph) -> str:
-    from tvm.relax.backend.cpu_generic import pipeline as stages
-
-    tgt = make_target("llvm")
-    with tgt:
-        seq = stages.library_dispatch_passes(tgt) + stages.legalize_passes(tgt)
-        mod = default_schedule_pass(tgt)(tvm.transform.Sequential(seq)(to_relax([Entry("main", graph)])))
+def _contraction_script(graph, tgt=None) -> str:
+    mod = _scheduled_module(graph, tgt)
     funcs = [f for gv, f in mod.functions_items()
              if isinstance(f, tvm.tirx.PrimFunc) and ("matmul" in gv.name_hint or "conv" in gv.name_hint)]
     assert len(funcs) == 1, [gv.name_hint for gv in mod.get_global_vars()]
     assert funcs[0].attrs.get("tirx.is_scheduled")
     return funcs[0].script()
-
-
-def _feeds(graph, batch):
-    rng = np.random.default_rng(4)
-    return {v.name: rng.standard_normal([batch if isinstance(d, str) else d
-                                         for d in v.type.shape]).astype(np.float32)
-            for v in graph.inputs}
 
 
 @pytest.mark.parametrize("id, op, x_shape, w, attrs, batch, packed", CASES,
@@ -136,9 +125,9 @@ def test_odd_column_counts_tile_into_power_of_two_vectors(cols, lanes, tile):
 
 
 def test_1000_columns_run_as_8_wide_vectors_on_avx512():
-    if vector_bits(make_target("llvm")) != 512:
-        pytest.skip("the tile sizes asserted are AVX-512's")
-    script = _contraction_script(_graph("matmul", ("N", 64), (64, 1000), {}))
+    avx512 = tvm.target.Target({"kind": "llvm", "mtriple": "x86_64-linux-gnu",
+                                "mcpu": "skylake-avx512", "num-cores": 2})
+    script = _contraction_script(_graph("matmul", ("N", 64), (64, 1000), {}), avx512)
     assert "T.vectorized(T.int64(8))" in script and "T.vectorized(T.int64(40))" not in script
     assert "T.vectorized(T.int64(10))" not in script
 

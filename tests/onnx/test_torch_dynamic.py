@@ -88,7 +88,7 @@ def _check_sizes(path: str, axes, sizes):
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_dynamo_export_with_dynamic_batch_and_seq(name, tmp_path):
-    pytest.importorskip("onnxscript", reason="torch.onnx.export(dynamo=True) needs onnxscript")
+    # torch.onnx.export(dynamo=True) needs onnxscript, pinned in the test extra: missing, this fails
     path, axes = _export(name, tmp_path / f"{name}.onnx", dynamo=True)
     _check_sizes(path, axes, SIZES)
 
