@@ -263,18 +263,26 @@ def main(argv=None):
             "peak_gflops": peak, "peak_assumption": assumption, "tuning_db": args.tuning_db,
             "tune_trials": args.tune_trials,
             "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M")}
+    run_cases(args.cases, lambda case, tmp: run_case(case, args.rounds, args.threads,
+                                                      args.tuning_db, tmp, args.cold_repeats,
+                                                      peak, args.tune_trials),
+              markdown, meta, Path(args.out), "compare")
+
+
+def run_cases(cases, run, markdown, meta, out: Path, stem: str) -> None:
+    """Each case through `run(case, workdir)` (its table row printed as it lands), then the
+    whole table and the JSON written to out/STEM.md and out/STEM.json (shared by the
+    benchmarks in this folder)."""
     rows = []
-    with tempfile.TemporaryDirectory(prefix="aot-compare-") as tmp:
-        for case in args.cases:
-            rows.append(run_case(case, args.rounds, args.threads, args.tuning_db, Path(tmp),
-                                 args.cold_repeats, peak, args.tune_trials))
+    with tempfile.TemporaryDirectory(prefix=f"aot-{stem}-") as tmp:
+        for case in cases:
+            rows.append(run(case, Path(tmp)))
             print(markdown(rows[-1:], meta).splitlines()[-1], flush=True)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table = markdown(rows, meta)
-    (out / "compare.md").write_text(table)
-    (out / "compare.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-    print("\n" + table + f"\nwrote {out / 'compare.md'} and {out / 'compare.json'}")
+    (out / f"{stem}.md").write_text(table)
+    (out / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    print("\n" + table + f"\nwrote {out / f'{stem}.md'} and {out / f'{stem}.json'}")
 
 
 if __name__ == "__main__":

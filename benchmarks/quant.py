@@ -14,10 +14,8 @@ mobilenet_v2 have random weights; calibration on `--calibration` random inputs, 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,7 +32,8 @@ from aot.passes.quantize_report import sqnr_db  # noqa: E402
 # gap our float32 ResNet-18 measured 39 ms interleaved (16 ms alone); 50 ms lets every pool
 # go idle between calls.
 os.environ.setdefault("AOT_BENCH_GAP_S", "0.05")
-from benchmarks.compare import machine, measure, onnx_model, ort_session  # noqa: E402
+from benchmarks.compare import (machine, measure, onnx_model, ort_session,  # noqa: E402
+                                run_cases)
 
 CASES = ("lenet", "resnet18", "mobilenet_v2")
 
@@ -183,17 +182,8 @@ def main(argv=None):
     meta = {"cpu": cpu, "cores": cores, "threads": args.threads, "rounds": args.rounds,
             "calibration": args.calibration, "agree": args.agree,
             "image_size": args.image_size, "date": time.strftime("%Y-%m-%d %H:%M")}
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="aot-quant-") as tmp:
-        for case in args.cases:
-            rows.append(run_case(case, args, Path(tmp)))
-            print(markdown(rows[-1:], meta).splitlines()[-1], flush=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    table = markdown(rows, meta)
-    (out / "quant.md").write_text(table)
-    (out / "quant.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-    print("\n" + table + f"\nwrote {out / 'quant.md'} and {out / 'quant.json'}")
+    run_cases(args.cases, lambda case, tmp: run_case(case, args, tmp), markdown, meta,
+              Path(args.out), "quant")
 
 
 if __name__ == "__main__":
