@@ -1,12 +1,13 @@
 """fp16 / bf16 inference: weights stored in a 16-bit float, most of the compute in it.
 
 `CastPrecision("float16")` (or "bfloat16") rewrites a float32 inference graph by what each op
-tolerates, as mixed-precision training does (TVM's ToMixedPrecision, torch.autocast):
+tolerates (the `precision` of its registry entry), as mixed-precision training does (TVM's
+ToMixedPrecision, torch.autocast):
 
 - contractions (matmul, conv2d) read 16-bit inputs and weights and accumulate in float32
   (`out_dtype=f32`), then round their result to 16 bits for whatever follows;
 - elementwise arithmetic, bounded activations (relu, clip, sigmoid, tanh, gelu, ...), data
-  movement and pooling (`FOLLOW`) run in 16 bits when every non-constant float input is
+  movement and pooling run in 16 bits when every non-constant float input is
   already held in 16 bits, else in float32;
 - everything else stays float32: softmax, normalisation statistics (mean, variance, rsqrt),
   reductions (sum, mean, logsumexp, cumsum), exp/log/pow/sqrt, losses, and ops we do not know.
@@ -36,14 +37,6 @@ from .rewrite import Rewriter
 
 LowDType = Literal["float16", "bfloat16"]
 
-ACCUMULATE = frozenset({"matmul", "conv2d"})
-FOLLOW = frozenset({
-    "add", "subtract", "multiply", "divide", "maximum", "minimum", "neg", "abs",
-    "relu", "leaky_relu", "clip", "hard_sigmoid", "sigmoid", "tanh", "silu", "gelu", "gelu_tanh",
-    "reshape", "transpose", "squeeze", "expand_dims", "concat", "slice", "split", "take", "flip",
-    "tile", "pad", "broadcast_to", "gather_nd", "gather_elements", "where",
-    "max_pool2d", "avg_pool2d",
-})
 _F32 = DType.float32
 
 
@@ -133,9 +126,9 @@ def _float32(c: _Casts, node: Node) -> None:
 def _runs_low(c: _Casts, node: Node) -> bool:
     if not _touches_f32(node):
         return False
-    if node.op.name in ACCUMULATE:
+    if node.op.precision == "accumulate":
         return all(v.type.dtype == _F32 for v in node.inputs) and node.attrs.out_dtype is None
-    return node.op.name in FOLLOW and all(c.held_low(v) for v in _float_inputs(node))
+    return node.op.precision == "follow" and all(c.held_low(v) for v in _float_inputs(node))
 
 
 def cast_precision(graph: Graph, dtype: LowDType = "float16") -> Graph:
@@ -147,7 +140,7 @@ def cast_precision(graph: Graph, dtype: LowDType = "float16") -> Graph:
     for node in graph.nodes:
         if not _runs_low(c, node):
             _float32(c, node)
-        elif node.op.name in ACCUMULATE:
+        elif node.op.precision == "accumulate":
             _accumulating(c, node)
         else:
             _following(c, node)

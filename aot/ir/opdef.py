@@ -30,6 +30,10 @@ class OpDef:
     num_outputs: Optional[int] = 1  # None: decided by the type rule (split)
     vjp: Optional[Callable] = None
     quant: Optional[object] = None
+    # fp16/bf16 inference (passes/cast_precision.py): "accumulate" reads 16-bit inputs and
+    # accumulates in float32 (the op's out_dtype attr); "follow" runs in 16 bits when its
+    # float inputs are held in 16 bits; None keeps float32 (softmax, reductions, exp/log...).
+    precision: Optional[str] = None
     doc: str = ""
     # Inputs that must be compile-time constants (e.g. a shape tensor); index list.
     const_inputs: tuple[int, ...] = field(default=())
@@ -43,13 +47,16 @@ _LOADED = False
 
 
 def register(name: str, *, infer, reference, lower=None, attrs=NoAttrs, num_inputs=None,
-             num_outputs=1, vjp=None, quant=None, doc="", const_inputs=()) -> OpDef:
+             num_outputs=1, vjp=None, quant=None, precision=None, doc="",
+             const_inputs=()) -> OpDef:
     """Add an op to the registry. Names are unique: a second registration is a bug."""
     if name in _REGISTRY:
         raise ValueError(f"op {name!r} registered twice")
     check_attrs_class(attrs)
+    if precision not in (None, "accumulate", "follow"):
+        raise ValueError(f"op {name!r}: precision must be None, 'accumulate' or 'follow'")
     op = OpDef(name, infer, reference, lower, attrs, num_inputs, num_outputs, vjp, quant,
-               doc, tuple(const_inputs))
+               precision, doc, tuple(const_inputs))
     _REGISTRY[name] = op
     return op
 

@@ -175,7 +175,7 @@ def _conv1d_grads(b, a, x, w, y, g):
     return b.emit("squeeze", gx, axes=(data_axis,)), b.emit("squeeze", gw, axes=(kernel_axis,))
 
 
-register("conv2d", attrs=ConvOutAttrs, infer=_conv_type, reference=_conv_ref, num_inputs=2,
+register("conv2d", precision="accumulate", attrs=ConvOutAttrs, infer=_conv_type, reference=_conv_ref, num_inputs=2,
          lower=_conv2d_lower, vjp=float_vjp(_conv2d_grads),
          doc="2-D convolution; kernels HWIO (NHWC) or OIHW (NCHW); no bias; out_dtype: "
              "accumulate and return in a wider float")

@@ -202,9 +202,14 @@ def _unary_vjp(name):
     return None  # logical_not, isnan, isinf: not differentiable
 
 
+# Run in 16 bits under fp16/bf16 inference (bounded or sign-only: no overflow, no
+# precision-hungry range); exp, log, pow, sqrt and the rest stay float32.
+_LOW_PRECISION_UNARY = {"neg", "abs", "relu", "sigmoid", "tanh", "silu", "gelu", "gelu_tanh"}
+_LOW_PRECISION_BINARY = {"add", "subtract", "multiply", "divide", "maximum", "minimum"}
+
 for _name, _infer, _np, _lower in _UNARY:
     register(_name, infer=_infer, reference=_f(_np), lower=_lower, num_inputs=1,
-             vjp=_unary_vjp(_name))
+             vjp=_unary_vjp(_name), precision="follow" if _name in _LOW_PRECISION_UNARY else None)
 
 
 # ------------------------------------------------ unary with attributes
@@ -335,13 +340,13 @@ def _cast_vjp(b, a, x, y, g):
     return b.emit("cast", g, dtype=x.type.dtype)
 
 
-register("leaky_relu", attrs=AlphaAttrs, infer=_float_type, num_inputs=1,
+register("leaky_relu", precision="follow", attrs=AlphaAttrs, infer=_float_type, num_inputs=1,
          reference=_ref_leaky, lower=_leaky_relu_lower, vjp=unary_vjp(_leaky_vjp))
 register("elu", attrs=AlphaAttrs, infer=_float_type, num_inputs=1, reference=_ref_elu,
          lower=lambda c, a, x: _elu_expr(c, x, a.alpha), vjp=unary_vjp(_elu_vjp))
-register("clip", attrs=ClipAttrs, infer=_numeric_type, num_inputs=1, reference=_ref_clip,
+register("clip", precision="follow", attrs=ClipAttrs, infer=_numeric_type, num_inputs=1, reference=_ref_clip,
          lower=_clip_lower, vjp=unary_vjp(_clip_vjp))
-register("hard_sigmoid", attrs=HardSigmoidAttrs, infer=_float_type, num_inputs=1,
+register("hard_sigmoid", precision="follow", attrs=HardSigmoidAttrs, infer=_float_type, num_inputs=1,
          reference=_ref_hard_sigmoid, lower=_hard_sigmoid_lower, vjp=unary_vjp(_hard_sigmoid_vjp))
 register("cast", attrs=CastAttrs, infer=_cast_infer, num_inputs=1, reference=_cast_ref,
          lower=_cast_lower, vjp=unary_vjp(_cast_vjp))
@@ -481,7 +486,8 @@ _BINARY_GRADS = {
 for _name, _infer, _np, _relax in _BINARY:
     rule = _BINARY_GRADS.get(_name)
     register(_name, infer=_infer, reference=_binary_reference(_np), lower=_binary_lowering(_relax),
-             num_inputs=2, vjp=_binary_vjp(rule) if rule else None)
+             num_inputs=2, vjp=_binary_vjp(rule) if rule else None,
+             precision="follow" if _name in _LOW_PRECISION_BINARY else None)
 
 
 # ---------------------------------------------------------------- where
@@ -501,6 +507,6 @@ def _where_vjp(b, attrs, inputs, outputs, grads):
     return [None, mask(b, cond, g), mask(b, b.emit("logical_not", cond), g)]
 
 
-register("where", infer=_where_type, num_inputs=3,
+register("where", precision="follow", infer=_where_type, num_inputs=3,
          reference=lambda a, c, x, y: np.where(c, x, y),
          lower=lambda c, a, cond, x, y: c.R.where(cond, x, y), vjp=_where_vjp)

@@ -83,6 +83,6 @@ def _gather_nd_vjp(b, a: GatherNDAttrs, inputs, outputs, grads):
     return [b.emit("scatter_nd", zeros, indices, grads[0], reduction="add"), None]
 
 
-register("gather_nd", attrs=GatherNDAttrs, infer=_gather_nd_type, num_inputs=2,
+register("gather_nd", precision="follow", attrs=GatherNDAttrs, infer=_gather_nd_type, num_inputs=2,
          reference=_gather_nd_ref, lower=_gather_nd_lower, vjp=_gather_nd_vjp,
          doc="ONNX GatherND: slices of data at index tuples (last dim of indices), batch_dims shared")

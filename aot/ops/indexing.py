@@ -336,10 +336,10 @@ def _scatter_mul_grads(b, data, updates, g, gather, scatter):
 
 # ---------------------------------------------------------------- registration
 
-register("take", attrs=AxisAttrs, infer=_take_type, num_inputs=2,
+register("take", precision="follow", attrs=AxisAttrs, infer=_take_type, num_inputs=2,
          reference=lambda a, data, idx: np.take(data, idx, axis=norm_axis(a.axis, data.ndim)),
          lower=_take_lower, vjp=_take_vjp)
-register("gather_elements", attrs=AxisAttrs, infer=_gather_elements_type, num_inputs=2,
+register("gather_elements", precision="follow", attrs=AxisAttrs, infer=_gather_elements_type, num_inputs=2,
          reference=_gather_elements_ref, lower=_gather_elements_lower, vjp=_gather_elements_vjp)
 register("one_hot", attrs=OneHotAttrs, infer=_one_hot_type, num_inputs=1, reference=_one_hot_ref,
          lower=_one_hot_lower)

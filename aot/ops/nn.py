@@ -115,7 +115,7 @@ def _matmul_lower(c, a, x, y):
     return c.R.matmul(x, y, out_dtype=a.out_dtype.value if a.out_dtype else None)
 
 
-register("matmul", attrs=MatmulAttrs, infer=_matmul_type, reference=_matmul_ref, num_inputs=2,
+register("matmul", precision="accumulate", attrs=MatmulAttrs, infer=_matmul_type, reference=_matmul_ref, num_inputs=2,
          lower=_matmul_lower, vjp=float_vjp(_matmul_grads),
          doc="numpy.matmul; integer results wrap around as the dtype does; out_dtype: "
              "accumulate and return in a wider float")

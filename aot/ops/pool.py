@@ -138,7 +138,7 @@ def _avg_pool_grads(b, a, x, y, g):
 
 
 for _kind, _grads in (("max", _max_pool_grads), ("avg", _avg_pool_grads)):
-    register(f"{_kind}_pool2d", attrs=Pool2DAttrs, num_inputs=1,
+    register(f"{_kind}_pool2d", attrs=Pool2DAttrs, num_inputs=1, precision="follow",
              infer=lambda a, x, k=_kind: _pool_type(a, x, k),
              reference=lambda a, x, k=_kind: _pool_ref(a, x, k),
              lower=lambda c, a, x, k=_kind: _relax_pool(c, a, x, k), vjp=float_vjp(_grads),

@@ -676,37 +676,37 @@ def _reshape_lower(c, a: ReshapeAttrs, x):
     return c.R.reshape(x, c.out_shape())
 
 
-register("reshape", attrs=ReshapeAttrs, infer=_reshape_type, num_inputs=1, reference=_reshape_ref,
+register("reshape", precision="follow", attrs=ReshapeAttrs, infer=_reshape_type, num_inputs=1, reference=_reshape_ref,
          lower=_reshape_lower, vjp=_float_vjp(lambda b, a, x, g: b.emit("reshape", g, shape=x.type.shape)))
-register("transpose", attrs=TransposeAttrs, infer=_transpose_type, num_inputs=1,
+register("transpose", precision="follow", attrs=TransposeAttrs, infer=_transpose_type, num_inputs=1,
          reference=lambda a, x: np.transpose(x, _perm(a, x.ndim)),
          lower=lambda c, a, x: c.R.permute_dims(x, list(_perm(a, c.in_type(0).rank))),
          vjp=_float_vjp(_transpose_vjp))
-register("expand_dims", attrs=ExpandDimsAttrs, infer=_expand_dims_type, num_inputs=1,
+register("expand_dims", precision="follow", attrs=ExpandDimsAttrs, infer=_expand_dims_type, num_inputs=1,
          reference=lambda a, x: np.expand_dims(x, _expand_axes(a, x.ndim)),
          lower=lambda c, a, x: c.R.expand_dims(x, list(_expand_axes(a, c.in_type(0).rank))) if a.axes else x,
          vjp=_float_vjp(_expand_dims_vjp))
-register("squeeze", attrs=SqueezeAttrs, infer=_squeeze_type, num_inputs=1, reference=_squeeze_ref,
+register("squeeze", precision="follow", attrs=SqueezeAttrs, infer=_squeeze_type, num_inputs=1, reference=_squeeze_ref,
          lower=_squeeze_lower, vjp=_float_vjp(_squeeze_vjp))
-register("concat", attrs=ConcatAttrs, infer=_concat_type, num_inputs=None,
+register("concat", precision="follow", attrs=ConcatAttrs, infer=_concat_type, num_inputs=None,
          reference=lambda a, *xs: np.concatenate(xs, axis=norm_axis(a.axis, xs[0].ndim)),
          lower=_concat_lower, vjp=_concat_vjp)
-register("split", attrs=SplitAttrs, infer=_split_type, num_inputs=1, num_outputs=None,
+register("split", precision="follow", attrs=SplitAttrs, infer=_split_type, num_inputs=1, num_outputs=None,
          reference=_split_ref, lower=_split_lower, vjp=_split_vjp)
-register("slice", attrs=SliceAttrs, infer=_slice_type, num_inputs=1, reference=_slice_ref,
+register("slice", precision="follow", attrs=SliceAttrs, infer=_slice_type, num_inputs=1, reference=_slice_ref,
          lower=_slice_lower, vjp=_float_vjp(_slice_vjp))
-register("broadcast_to", attrs=BroadcastToAttrs, infer=_broadcast_to_type, num_inputs=1,
+register("broadcast_to", precision="follow", attrs=BroadcastToAttrs, infer=_broadcast_to_type, num_inputs=1,
          reference=_broadcast_to_ref, lower=lambda c, a, x: c.R.broadcast_to(x, c.out_shape()),
          vjp=_float_vjp(lambda b, a, x, g: g))  # the walker sums g down to x's shape
 register("broadcast_like", infer=_broadcast_like_type, num_inputs=2,
          reference=lambda a, x, like: np.broadcast_to(x, like.shape).copy(),
          lower=lambda c, a, x, like: c.R.broadcast_to(x, c.out_shape()),  # reads no data of `like`
          vjp=lambda b, a, inputs, outputs, grads: [grads[0] if inputs[0].type.dtype.is_float else None, None])
-register("pad", attrs=PadAttrs, infer=_pad_type, num_inputs=1, reference=_pad_ref, lower=_pad_lower,
+register("pad", precision="follow", attrs=PadAttrs, infer=_pad_type, num_inputs=1, reference=_pad_ref, lower=_pad_lower,
          vjp=_float_vjp(_pad_vjp))
-register("tile", attrs=TileAttrs, infer=_tile_type, num_inputs=1,
+register("tile", precision="follow", attrs=TileAttrs, infer=_tile_type, num_inputs=1,
          reference=lambda a, x: np.tile(x, a.repeats), lower=lambda c, a, x: c.R.tile(x, list(a.repeats)),
          vjp=_float_vjp(_tile_vjp))
-register("flip", attrs=FlipAttrs, infer=_flip_type, num_inputs=1,
+register("flip", precision="follow", attrs=FlipAttrs, infer=_flip_type, num_inputs=1,
          reference=lambda a, x: np.flip(x, norm_axes(a.axes, x.ndim)).copy(), lower=_flip_lower,
          vjp=_float_vjp(lambda b, a, x, g: b.emit("flip", g, axes=a.axes)))
