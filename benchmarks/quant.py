@@ -48,9 +48,12 @@ def lenet_case(args):
 
 
 def random_case(name, args):
+    from aot.frontends.keras import set_random_seed
+
     size = args.image_size
+    set_random_seed(args.seed)  # the same random weights at every run
     model = zoo.get(name, input_shape=(size, size, 3), classes=1000)
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(args.seed)
     x = rng.standard_normal((args.calibration + args.agree, size, size, 3)).astype(np.float32)
     return model, x[:args.calibration], x[args.calibration:], None
 
@@ -170,6 +173,7 @@ def main(argv=None):
                    help="random calibration inputs (the LeNet: 16x as many training images)")
     p.add_argument("--agree", type=int, default=64, help="random inputs for agreement / SQNR")
     p.add_argument("--image-size", type=int, default=224, help="resnet18 / mobilenet_v2 input")
+    p.add_argument("--seed", type=int, default=0, help="random weights and inputs")
     p.add_argument("--epochs", type=int, default=8, help="LeNet training epochs")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = p.parse_args(argv)
@@ -181,7 +185,7 @@ def main(argv=None):
     cpu, cores = machine()
     meta = {"cpu": cpu, "cores": cores, "threads": args.threads, "rounds": args.rounds,
             "calibration": args.calibration, "agree": args.agree,
-            "image_size": args.image_size, "date": time.strftime("%Y-%m-%d %H:%M")}
+            "image_size": args.image_size, "seed": args.seed, "date": time.strftime("%Y-%m-%d %H:%M")}
     run_cases(args.cases, lambda case, tmp: run_case(case, args, tmp), markdown, meta,
               Path(args.out), "quant")
 

@@ -1,14 +1,18 @@
 """int8 quantization: the pass that turns float layers into integer kernels.
 
 A *layer* is an anchor op with constant float weights (matmul with a 2-D weight, NHWC conv2d
-with an HWIO kernel, depthwise included), then optionally the bias `add` of a constant that
-broadcasts along the last axis, then optionally a `relu`, each the only reader of the one
-before. `find_layers` names them (the anchor node's name).
+with an HWIO kernel, depthwise included), then any chain of adds, subtracts and multiplies by
+constants that broadcast along the last axis (a bias; an inference BatchNorm, whose moving
+statistics are constants here), then relu / clip (ReLU6), each the only reader of the one
+before. The affine chain folds into the weights (per output channel) and an int32 bias, the
+activations into integer clamps: the layer reads and writes int8 with no float in between,
+and a BatchNorm's scale lands in the per-channel weight scales rather than in the output's
+range. `find_layers` names them (the anchor node's name).
 
 Static mode (`QuantizeStatic`, ranges from `passes.quantize_calibrate.calibrate`):
 
     x -> quantize(sx, zx) -> qmatmul/qconv2d(w_q, zx) -> add(bias_q) -> requantize(sx*sw/sy, zy)
-      [-> maximum(zy) for a relu whose zero point is above the range's floor] -> dequantize(sy, zy)
+      [-> maximum(floor)] [-> minimum(ceiling)] -> dequantize(sy, zy)
 
 The real scales are kept as metadata attrs (qmatmul/qconv2d `x_scale`, `w_scales`; requantize
 `y_scale`), which the computation ignores and the ONNX QDQ export needs: between two int8 layers
@@ -49,14 +53,17 @@ class QuantizeError(ValueError):
 
 @dataclass
 class Layer:
-    """An anchor node with its fused bias add and relu; `out` is the last float value."""
+    """An anchor node, the per-channel affine steps folded into it (a bias add, an inference
+    BatchNorm's subtract / multiply / add) and the clamping activations after them (relu,
+    clip: ReLU6). `out` is the last float value; `weight` is the anchor's own weight."""
 
     name: str
     anchor: Node
     weight: np.ndarray
-    bias: Optional[np.ndarray] = None
-    bias_node: Optional[Node] = None
-    relu: Optional[Node] = None
+    scale: Optional[np.ndarray] = None  # [C] factor of the folded multiplies (None: 1)
+    bias: Optional[np.ndarray] = None  # [C] offset of the folded adds / subtracts
+    affine: list = field(default_factory=list)  # the folded add / subtract / multiply nodes
+    acts: list = field(default_factory=list)  # relu / clip nodes, clamps in the integer domain
 
     @property
     def x(self) -> Value:
@@ -64,21 +71,37 @@ class Layer:
 
     @property
     def out(self) -> Value:
-        last = self.relu or self.bias_node or self.anchor
-        return last.outputs[0]
+        return self.nodes[-1].outputs[0]
 
     @property
     def nodes(self) -> list[Node]:
-        return [n for n in (self.anchor, self.bias_node, self.relu) if n is not None]
+        return [self.anchor, *self.affine, *self.acts]
+
+    def folded_weight(self) -> np.ndarray:
+        """The weight with the folded multiplies applied to its output channels (last axis)."""
+        if self.scale is None:
+            return self.weight
+        return (self.weight.astype(np.float64) * self.scale).astype(self.weight.dtype)
+
+    def bounds(self) -> tuple[float, float]:
+        """The float interval the activations clamp `out` to."""
+        lo, hi = -np.inf, np.inf
+        for n in self.acts:
+            if n.op.name == "relu":
+                lo = max(lo, 0.0)
+            else:
+                lo, hi = max(lo, float(n.attrs.min)), min(hi, float(n.attrs.max))
+        return lo, hi
 
 
 def const_value(v: Value, cache: dict) -> Optional[np.ndarray]:
-    """v's data when it is computed from params alone (weights count: this is inference);
-    a reshaped kernel (depthwise conv) evaluates through the op's reference."""
+    """v's data when it is computed from params alone (weights and state such as BatchNorm's
+    moving statistics count: this is inference); a reshaped kernel (depthwise conv) evaluates
+    through the op's reference."""
     if v in cache:
         return cache[v]
     if isinstance(v, Param):
-        out = None if v.state or v.data is None else np.asarray(v.data)
+        out = None if v.data is None else np.asarray(v.data)
     elif v.node is None or v.node.op.name in ("random_uniform", "random_normal"):
         out = None
     else:
@@ -114,25 +137,34 @@ def _anchor_weight(node: Node, cache: dict) -> Optional[np.ndarray]:
     return None
 
 
-def _only_reader(v: Value, readers: dict, outputs: set, op: str) -> Optional[Node]:
-    rs = readers.get(v, [])
-    if len(rs) == 1 and id(v) not in outputs and rs[0].op.name == op:
-        return rs[0]
-    return None
-
-
-def _bias_of(add: Node, out: Value, cache: dict) -> Optional[np.ndarray]:
-    """The bias of `add(out, b)` or `add(b, out)`: a constant that broadcasts along the last axis."""
-    other = add.inputs[1] if add.inputs[0] is out else add.inputs[0]
-    if other is out:
+def _per_channel(node: Node, out: Value, cache: dict) -> Optional[np.ndarray]:
+    """The other operand of a binary `node` reading `out`, as [C] float64, when it is a
+    constant that broadcasts along the last axis (a scalar counts) and leaves the type alone."""
+    other = node.inputs[1] if node.inputs[0] is out else node.inputs[0]
+    if other is out or node.outputs[0].type != out.type:
         return None
-    b = const_value(other, cache)
+    k = const_value(other, cache)
     c = out.type.shape[-1]
-    if b is None or add.outputs[0].type != out.type or b.size != c:
+    if k is None or k.dtype.kind != "f" or not isinstance(c, int) or k.size not in (1, c):
         return None
-    if any(d != 1 for d in b.shape[:-1]) or (b.ndim and b.shape[-1] != c):
+    if k.size == c and k.ndim and (k.shape[-1] != c or any(d != 1 for d in k.shape[:-1])):
         return None
-    return b.reshape(c).astype(np.float64)
+    return np.broadcast_to(k.astype(np.float64).reshape(-1), (c,)).copy()
+
+
+def _affine_step(node: Node, out: Value, cache: dict) -> Optional[tuple]:
+    """(m, a) with node(out) = out * m + a per channel, for a foldable add / subtract /
+    multiply by a constant; None otherwise."""
+    if node.op.name not in ("add", "subtract", "multiply"):
+        return None
+    k = _per_channel(node, out, cache)
+    if k is None:
+        return None
+    if node.op.name == "multiply":
+        return k, 0.0
+    if node.op.name == "add":
+        return 1.0, k
+    return (1.0, -k) if node.inputs[0] is out else (-1.0, k)
 
 
 def _layer_name(node: Node, i: int, graph: Graph) -> str:
@@ -148,17 +180,29 @@ def _layer_name(node: Node, i: int, graph: Graph) -> str:
 def find_layers(graph: Graph) -> list[Layer]:
     """Every quantizable layer of `graph`, in node order."""
     cache, readers, outputs = {}, _readers(graph), {id(v) for v in graph.outputs}
+
+    def next_reader(v: Value) -> Optional[Node]:
+        rs = readers.get(v, [])
+        return rs[0] if len(rs) == 1 and id(v) not in outputs else None
+
     layers = []
     for i, node in enumerate(graph.nodes):
         w = _anchor_weight(node, cache)
         if w is None:
             continue
         layer = Layer(_layer_name(node, i, graph), node, w)
-        add = _only_reader(node.outputs[0], readers, outputs, "add")
-        if add is not None:
-            layer.bias = _bias_of(add, node.outputs[0], cache)
-            layer.bias_node = add if layer.bias is not None else None
-        layer.relu = _only_reader(layer.out, readers, outputs, "relu")
+        c = node.outputs[0].type.shape[-1]
+        scale, bias = np.ones(c), np.zeros(c)
+        nxt = next_reader(layer.out)
+        while nxt is not None and (step := _affine_step(nxt, layer.out, cache)) is not None:
+            scale, bias = scale * step[0], bias * step[0] + step[1]
+            layer.affine.append(nxt)
+            nxt = next_reader(layer.out)
+        while nxt is not None and nxt.op.name in ("relu", "clip"):
+            layer.acts.append(nxt)
+            nxt = next_reader(layer.out)
+        layer.scale = None if np.all(scale == 1) else scale
+        layer.bias = bias if np.any(bias != 0) else None
         layers.append(layer)
     return layers
 
@@ -264,13 +308,18 @@ def _integer_kernel(e: _Emitter, layer: Layer, xq: Value, zx: int, wq: np.ndarra
     return e.emit("qconv2d", [xq, w, zp], f"{name}/qconv2d", **attrs, **scales)
 
 
-def _static_layer(e: _Emitter, layer: Layer, ranges: dict) -> Value:
+def _static_layer(e: _Emitter, layer: Layer, ranges: dict, int8_out: bool = True) -> Value:
+    """The layer as an integer kernel; its output requantized to int8 when an int8 layer reads
+    it (`int8_out`), else dequantized straight from the int32 accumulator (logits, a
+    residual add's operand): no rounding to 256 levels where nothing needs it."""
     name = layer.name
     xq, sx, zx = e.quantized(layer.x, lambda: activation_qparams(
         *_range(ranges, layer.x, name), e.act, f"layer {name!r} input"), name)
-    sy, zy = activation_qparams(*_range(ranges, layer.out, name), e.act, f"layer {name!r} output")
-    wq, sw = weight_qparams(layer.weight)
+    wq, sw = weight_qparams(layer.folded_weight())
     acc = _integer_kernel(e, layer, xq, zx, wq, {"x_scale": sx, "w_scales": sw.tolist()})
+    if not int8_out:
+        return _float_output(e, layer, acc, np.float64(sx) * sw.astype(np.float64))
+    sy, zy = activation_qparams(*_range(ranges, layer.out, name), e.act, f"layer {name!r} output")
     if layer.bias is not None:
         bq = np.clip(np.rint(layer.bias / (np.float64(sx) * sw)), -2 ** 31, 2 ** 31 - 1)
         acc = e.emit("add", [acc, e.const(bq.astype(np.int32), f"{name}/bias_i32")], f"{name}/bias")
@@ -279,13 +328,41 @@ def _static_layer(e: _Emitter, layer: Layer, ranges: dict) -> Value:
     yq = e.emit("requantize", [acc, e.const(mult, f"{name}/multiplier"),
                                e.const(np.int32(zy), f"{name}/y_zero_point")],
                 f"{name}/requantize", dtype=dt, y_scale=sy)
-    if layer.relu is not None and zy > _Q_RANGE[e.act][0]:
-        yq = e.emit("maximum", [yq, e.const(np.asarray(zy, dt.numpy), f"{name}/relu_floor")],
-                    f"{name}/relu")
+    yq = _clamped(e, layer, yq, sy, zy, dt)
     e.held[layer.out] = (yq, sy, zy)
     return e.emit("dequantize", [yq, e.const(np.float32(sy), f"{name}/y_scale"),
                                  e.const(np.int32(zy), f"{name}/y_zp")],
                   f"{name}/dequantize", e.outputs.get(id(layer.out)))
+
+
+def _float_output(e: _Emitter, layer: Layer, acc: Value, scale: np.ndarray) -> Value:
+    """acc * (sx * sw) [+ bias] then the layer's own relu / clip nodes, in float."""
+    name, out_name = layer.name, e.outputs.get(id(layer.out))
+    last = not layer.acts and layer.bias is None
+    y = e.emit("dequantize", [acc, e.const(scale.astype(np.float32), f"{name}/acc_scale"),
+                              e.const(np.int32(0), f"{name}/acc_zp")], f"{name}/dequantize",
+               out_name if last else None)
+    if layer.bias is not None:
+        y = e.emit("add", [y, e.const(layer.bias.astype(np.float32), f"{name}/bias")],
+                   f"{name}/bias", out_name if not layer.acts else None)
+    for i, n in enumerate(layer.acts):
+        names = [out_name] if out_name and i == len(layer.acts) - 1 else None
+        y = e.rw.emit(n.op, [y], n.attrs, name=n.name, output_names=names).outputs[0]
+    return y
+
+
+def _clamped(e: _Emitter, layer: Layer, yq: Value, sy: float, zy: int, dt: DType) -> Value:
+    """The layer's relu / clip as integer max / min at the output's scale: relu's floor is
+    the zero point, ReLU6's ceiling zy + 6 / sy; a bound outside the int8 range is a no-op."""
+    qmin, qmax = _Q_RANGE[e.act]
+    lo, hi = layer.bounds()
+    if np.isfinite(lo) and (floor := int(np.clip(np.rint(lo / sy) + zy, qmin, qmax))) > qmin:
+        yq = e.emit("maximum", [yq, e.const(np.asarray(floor, dt.numpy), f"{layer.name}/floor")],
+                    f"{layer.name}/relu")
+    if np.isfinite(hi) and (ceil := int(np.clip(np.rint(hi / sy) + zy, qmin, qmax))) < qmax:
+        yq = e.emit("minimum", [yq, e.const(np.asarray(ceil, dt.numpy), f"{layer.name}/ceiling")],
+                    f"{layer.name}/clip")
+    return yq
 
 
 def _range(ranges: dict, v: Value, layer: str) -> tuple[float, float]:
@@ -318,6 +395,16 @@ def _dynamic_layer(e: _Emitter, layer: Layer) -> Value:
     return y
 
 
+def _read_as_int8(graph: Graph, layers) -> set:
+    """The float values some quantized layer reads as its input, directly or through ops
+    that commute with quantization (`_PASS_THROUGH`): the ones worth holding in int8."""
+    wanted = {layer.x for layer in layers}
+    for node in reversed(graph.nodes):
+        if node.op.name in _PASS_THROUGH and len(node.outputs) == 1 and node.outputs[0] in wanted:
+            wanted.add(node.inputs[0])
+    return wanted
+
+
 def quantize_graph(graph: Graph, ranges: Optional[dict] = None, *, mode: str = "static",
                    activations: ActDType = "uint8", keep_float=()) -> QuantizeResult:
     """The quantized graph (dead float code removed) and its layer map. `ranges`:
@@ -333,7 +420,7 @@ def quantize_graph(graph: Graph, ranges: Optional[dict] = None, *, mode: str = "
             result.kept_float[layer.name] = "dynamic mode quantizes matmuls only"
         else:
             todo[layer.anchor] = layer
-    skip = set()
+    skip, int8_in = set(), _read_as_int8(graph, todo.values())
     for node in graph.nodes:
         if node in skip:
             continue
@@ -343,9 +430,11 @@ def quantize_graph(graph: Graph, ranges: Optional[dict] = None, *, mode: str = "
             e.pass_through(node)
             continue
         if mode == "static":
-            e.rw.substitute(layer.out, _static_layer(e, layer, ranges))
+            int8_out = layer.out in int8_in
+            e.rw.substitute(layer.out, _static_layer(e, layer, ranges, int8_out))
             skip.update(layer.nodes)
-            result.layers[layer.name] = (layer.out, *e.held[layer.out])
+            held = e.held[layer.out] if int8_out else (e.rw.value(layer.out), None, None)
+            result.layers[layer.name] = (layer.out, *held)
         else:
             y = _dynamic_layer(e, layer)
             e.rw.substitute(node.outputs[0], y)

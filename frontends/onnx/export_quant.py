@@ -1,7 +1,7 @@
 """ONNX writers for the integer ops of the quantize pass (aot/ops/quant.py), in two forms.
 
 **QDQ** (`export_onnx(..., quant_format="qdq")`, the default): each quantized layer of the
-static pass, qmatmul/qconv2d [-> add(int32 bias)] -> requantize [-> maximum(zero point)], is
+static pass, qmatmul/qconv2d [-> add(int32 bias)] -> requantize [-> maximum] [-> minimum], is
 written as ONNX Runtime's quantizer writes one, float ops between DequantizeLinear and
 QuantizeLinear with the real scales (the metadata attrs the pass records: x_scale, w_scales,
 y_scale):
@@ -21,7 +21,7 @@ Equivalence with our int8 graph is to one quantization step, not bit for bit: th
 kernels recompute the multiplier x_scale * w_scale / y_scale in float32 (ours is rounded once
 from float64), and unfused ones compute in float. A relu whose floor is the zero point
 (symmetric int8) is DequantizeLinear -> Relu -> QuantizeLinear at the same scale, which is
-exactly max(q, y_zp). Layers without the metadata (hand-written graphs, dynamic mode, whose
+exactly max(q, y_zp); other integer clamps (ReLU6) are a float Clip at the same bounds. Layers without the metadata (hand-written graphs, dynamic mode, whose
 input scale is computed at run time) are written in the integer form below.
 
 **Integer** (`quant_format="integer"`): each of our ops as the standard ops that compute
@@ -139,21 +139,31 @@ QUANT_WRITERS = {"quantize": _quantize, "dequantize": _dequantize, "requantize":
 @dataclass(frozen=True)
 class _QLayer:
     """A quantized layer of the static pass: anchor (qmatmul / qconv2d with its scale
-    metadata) [-> add of an int32 bias [N]] -> requantize (with y_scale) [-> maximum(y_zp)]."""
+    metadata) [-> add of an int32 bias [N]] -> requantize (with y_scale) [-> maximum(floor)]
+    [-> minimum(ceiling)] (relu, ReLU6)."""
 
     anchor: Node
     bias: Optional[np.ndarray]
-    requant: Node
-    relu: Optional[Node]
+    requant: Node  # requantize, or the dequantize of a layer whose output is float
+    clamps: tuple = ()  # the maximum / minimum nodes, in order
+
+    @property
+    def float_out(self) -> bool:
+        return self.requant.op.name == "dequantize"
 
     @property
     def nodes(self) -> list:
         bias_add = self.requant.inputs[0].node if self.bias is not None else None
-        return [n for n in (self.anchor, bias_add, self.requant, self.relu) if n is not None]
+        return [n for n in (self.anchor, bias_add, self.requant, *self.clamps) if n is not None]
 
     @property
     def out(self):
-        return (self.relu or self.requant).outputs[0]
+        return (self.clamps[-1] if self.clamps else self.requant).outputs[0]
+
+    def bound(self, op: str) -> Optional[int]:
+        """The integer floor (op "maximum") or ceiling ("minimum"), None when absent."""
+        n = next((n for n in self.clamps if n.op.name == op), None)
+        return None if n is None else int(_data(n.inputs[1]))
 
 
 def _single_reader(v, readers: dict, outputs: set):
@@ -187,17 +197,42 @@ def _qdq_layer(node: Node, readers: dict, outputs: set) -> Optional[_QLayer]:
         if bias is None:
             return None
         acc, nxt = nxt.outputs[0], _single_reader(nxt.outputs[0], readers, outputs)
+    if nxt is not None and nxt.op.name == "dequantize" and bias is None:
+        return _float_out_layer(node, nxt, acc)
     if nxt is None or nxt.op.name != "requantize" or not nxt.attrs.y_scale:
         return None
     zy = _data(nxt.inputs[2])
     if zy is None or zy.size != 1 or nxt.inputs[0] is not acc:
         return None
-    relu = _single_reader(nxt.outputs[0], readers, outputs)
-    if relu is None or relu.op.name != "maximum" or relu.inputs[0] is not nxt.outputs[0]:
-        relu = None
-    elif (floor := _data(relu.inputs[1])) is None or floor.size != 1 or int(floor) != int(zy):
-        relu = None
-    return _QLayer(node, bias, nxt, relu)
+    return _QLayer(node, bias, nxt, _clamps(nxt.outputs[0], readers, outputs))
+
+
+def _float_out_layer(node: Node, dq: Node, acc) -> Optional[_QLayer]:
+    """A layer whose int32 result is dequantized at x_scale * w_scales (zero point 0): its
+    QDQ form is the float Conv / MatMul of the dequantized operands (bias and activation
+    follow as float ops)."""
+    scale, zp = _data(dq.inputs[1]), _data(dq.inputs[2])
+    want = np.float32(node.attrs.x_scale) * np.asarray(node.attrs.w_scales, np.float32)
+    if dq.inputs[0] is not acc or scale is None or zp is None or np.any(zp != 0):
+        return None
+    if not np.allclose(np.broadcast_to(scale.reshape(-1), want.shape), want, rtol=1e-6, atol=0):
+        return None
+    return _QLayer(node, None, dq)
+
+
+def _clamps(y, readers: dict, outputs: set) -> tuple:
+    """The maximum then minimum by scalar constants that follow the requantize, if any."""
+    found = []
+    for op in ("maximum", "minimum"):
+        n = _single_reader(y, readers, outputs)
+        if n is None or n.op.name != op or n.inputs[0] is not y:
+            continue
+        bound = _data(n.inputs[1])
+        if bound is None or bound.size != 1:
+            continue
+        found.append(n)
+        y = n.outputs[0]
+    return tuple(found)
 
 
 def qdq_layers(graph) -> dict:
@@ -258,7 +293,7 @@ def int8_scales(graph, layers: dict) -> dict:
             qp = _scalar_qparams(node.inputs[1], node.inputs[2], node.attrs.dtype)
             if qp is not None:
                 known[id(out)] = qp
-        elif id(node) in layers:
+        elif id(node) in layers and not layers[id(node)].float_out:
             q = layers[id(node)]
             zy = _data(q.requant.inputs[2]).astype(q.out.type.dtype.numpy).reshape(())
             known[id(q.out)] = (np.float32(q.requant.attrs.y_scale), zy)
@@ -297,11 +332,22 @@ def _write_layer(w, q: _QLayer) -> None:
     else:
         y = w.emit("MatMul", ins[:2])
         y = w.emit("Add", [y, ins[2]]) if q.bias is not None else y
+    if q.float_out:  # no output QuantizeLinear: the layer's result is float in our graph too
+        if conv:
+            w.emit("Transpose", [y], perm=[0, 2, 3, 1], outputs=[w.name(q.out)])
+        else:
+            w.emit("Identity", [y], outputs=[w.name(q.out)])
+        return
     rq = q.requant
     sy = np.float32(rq.attrs.y_scale)
     zy = _data(rq.inputs[2]).astype(rq.outputs[0].type.dtype.numpy).reshape(())
-    if q.relu is not None:  # max(q, zy) = quantize(relu(dequantize(q))) at the same scale
+    floor, ceil = q.bound("maximum"), q.bound("minimum")
+    if floor == int(zy) and ceil is None:  # max(q, zy) = quantize(relu(dequantize(q)))
         y = w.emit("Relu", [_requantized(w, y, sy, zy, f"{layer}/y")])
+    elif q.clamps:  # clamps at float bounds on the same grid: exact after QuantizeLinear
+        bounds = ["" if b is None else _const(w, np.float32((b - int(zy)) * sy), f"{layer}/{k}")
+                  for b, k in ((floor, "clip_min"), (ceil, "clip_max"))]
+        y = w.emit("Clip", [_requantized(w, y, sy, zy, f"{layer}/y"), *bounds])
     if conv:
         y = w.emit("Transpose", [_requantized(w, y, sy, zy, f"{layer}/y")], perm=[0, 2, 3, 1])
     _q(w, y, sy, zy, f"{layer}/y", [w.name(q.out)])

@@ -7,8 +7,8 @@ int8 outputs bit for bit; the file re-imports with our importer to the same outp
 QDQ form (the default): the same models, uint8 and int8 activations, export as float Conv /
 Gemm / MatMul between DequantizeLinear and QuantizeLinear with the real scales; onnxruntime
 fuses them into QLinearConv / QGemm / QLinearMatMul, and its outputs, fused or not, and our
-importer's are within one quantization step of our compiled int8 outputs (the count of
-elements that differ at all is checked to be small)."""
+importer's are within one quantization step (of the output's range) of our compiled int8
+outputs (the count of elements that differ at all is checked to be small)."""
 from __future__ import annotations
 
 import numpy as np
@@ -81,8 +81,11 @@ def test_int8_model_exports_and_onnxruntime_matches_compiled_bit_for_bit(name, t
     qgraph, _ = quantize_for_inference(graph, "int8", calib)
     ins = graph.inputs[0].name
     compiled = aot.compile(model, quantize="int8", calibration=calib).run({ins: x})
-    want = compiled[graph.output_names[0]]
-    np.testing.assert_array_equal(interpret(qgraph, {ins: x})[0], want)
+    want = interpret(qgraph, {ins: x})[0]
+    # the last layer's output is float (its int32 result times x_scale * w_scale, plus the
+    # bias): the compiled kernel fuses that into one multiply-add, the interpreter rounds twice
+    np.testing.assert_allclose(compiled[graph.output_names[0]], want, rtol=0,
+                               atol=4 * np.finfo(np.float32).eps * np.abs(want).max())
     ops = _export_and_check(qgraph, x, want, tmp_path)
     assert ("ConvInteger" in ops) == (name == "cnn")
 
@@ -172,9 +175,34 @@ def _matmul_only():
                            layers.Dense(5, use_bias=False)])
 
 
-QDQ_MODELS = {**MODELS, "matmul": (_randomized(_matmul_only), (8,))}
-FUSED = {"mlp": {"QGemm"}, "cnn": {"QLinearConv", "QGemm"}, "matmul": {"QLinearMatMul"}}
-FLOAT_OPS = {"mlp": {"Gemm"}, "cnn": {"Conv", "Gemm", "MaxPool"}, "matmul": {"MatMul"}}
+def _bn_relu6():
+    """MobileNet's pattern: conv -> BatchNorm -> ReLU6, the BatchNorm folded into the layer
+    and ReLU6 an integer clamp (a Clip in the export); moving statistics made non-trivial."""
+    model = aot.Sequential([
+        layers.Conv2D(4, 3, padding="same", use_bias=False, input_shape=(8, 8, 2)),
+        layers.BatchNormalization(), layers.ReLU(6.0),
+        layers.DepthwiseConv2D(3, use_bias=False), layers.BatchNormalization(), layers.ReLU(6.0),
+        layers.Flatten(), layers.Dense(6)])
+    rng = np.random.default_rng(7)
+    for layer in model.layers:
+        ws = layer.get_weights()
+        if isinstance(layer, layers.BatchNormalization):  # gamma, beta, mean, variance
+            ws = [rng.uniform(0.5, 1.5, w.shape) if i in (0, 3) else rng.normal(0, 0.3, w.shape)
+                  for i, w in enumerate(ws)]
+        else:
+            ws = [rng.standard_normal(w.shape) for w in ws]
+        layer.set_weights([w.astype(np.float32) for w in ws])
+    return model
+
+
+QDQ_MODELS = {**MODELS, "matmul": (_randomized(_matmul_only), (8,)),
+              "bn_relu6": (_bn_relu6, (8, 8, 2))}
+# the last layer's output is float (no QuantizeLinear after it): onnxruntime runs it as a
+# float Gemm of dequantized operands or as MatMulIntegerToFloat
+FUSED = {"mlp": {"QGemm"}, "cnn": {"QLinearConv"}, "bn_relu6": {"QLinearConv"},
+         "matmul": {"QLinearMatMul", "MatMulIntegerToFloat"}}
+FLOAT_OPS = {"mlp": {"Gemm", "MatMul"}, "cnn": {"Conv", "MatMul", "MaxPool"},
+             "bn_relu6": {"Conv", "MatMul"}, "matmul": {"MatMul"}}
 
 
 def _quantized(name: str, act: str):
@@ -229,10 +257,10 @@ def test_qdq_export_fuses_in_onnxruntime_within_one_step(name, act, tmp_path):
     fused_path = tmp_path / "fused.onnx"
     fused = _ort(path, feeds, optimized=fused_path)
     assert FUSED[name] <= {n.op_type for n in onnx.load(str(fused_path)).graph.node}
-    scale = [n for n in qgraph.nodes if n.op.name == "dequantize"][-1].inputs[1].data
+    scale = np.ptp(want) / 255  # one uint8 step of the (float) output's range
     back = interpret(verify(aot.import_onnx(path)), feeds)[0]
     for got in (fused, _ort(path, feeds), back):
-        worst, differ = _steps(got, want, float(scale))
+        worst, differ = _steps(got, want, scale)
         assert worst <= 1 + 1e-4 and differ <= want.size // 50, (worst, differ, want.size)
 
 
@@ -261,3 +289,25 @@ def test_unknown_quant_format_is_an_error():
 
     with pytest.raises(ExportError, match="quant_format must be one of"):
         aot.export_onnx(_mlp(), quant_format="qlinear")
+
+
+def test_relu6_ceiling_exports_as_clip(tmp_path):
+    """A ReLU6 whose ceiling lies inside the output's int8 range (a range wider than [0, 6])
+    is an integer minimum in our graph and a Clip at the same bounds in the QDQ export; the
+    BatchNorms leave no float op behind."""
+    graph = optimize_for_inference(_bn_relu6().to_graph())
+    ranges = calibrate(graph, _data((8, 8, 2), 64, 0)).ranges
+    for n in graph.nodes:
+        if n.op.name == "clip":
+            ranges[n.outputs[0]] = (0.0, 12.0)
+    qgraph = optimize_for_inference(quantize_graph(graph, ranges).graph)
+    ops = [n.op.name for n in qgraph.nodes]
+    assert ops.count("minimum") == 2 and not {"subtract", "multiply", "clip"} & set(ops)
+    x = _data((8, 8, 2), 32, 1)
+    feeds = {qgraph.inputs[0].name: x}
+    want = interpret(qgraph, feeds)[0]
+    path = tmp_path / "qdq.onnx"
+    proto = aot.export_onnx(qgraph, path)
+    assert sum(n.op_type == "Clip" for n in proto.graph.node) == 2
+    worst, differ = _steps(_ort(path, feeds), want, np.ptp(want) / 255)
+    assert worst <= 1 + 1e-4 and differ <= want.size // 50, (worst, differ)

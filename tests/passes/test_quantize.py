@@ -1,5 +1,6 @@
 """The int8 quantize pass: Before/Expected in the text IR (ranges chosen so every scale is a
-round number), consecutive layers kept in int8, layers kept in float, dynamic mode, and the
+round number), consecutive layers kept in int8, a BatchNorm and ReLU6 folded into the layer,
+a last layer's output dequantized from int32, layers kept in float, dynamic mode, and the
 quantized graph's compiled kernels against the interpreter, bit for bit."""
 import numpy as np
 import pytest
@@ -8,12 +9,13 @@ from aot.ir import interpret, parse_graph, print_graph, verify
 from aot.passes.quantize import QuantizeStatic, find_layers, quantize_dynamic, quantize_graph
 
 FC = """
-graph @g(%x: f32[N,2]) params(const %w: f32[2,2] = [127.0, -127.0, 1.0, 2.0], const %b: f32[2] = [1.5, -2.0]) {
+graph @g(%x: f32[N,2]) params(const %w: f32[2,2] = [127.0, -127.0, 1.0, 2.0], const %b: f32[2] = [1.5, -2.0], const %w2: f32[2,1] = [127.0, -127.0]) {
   %0 = matmul "fc/matmul"(%x, %w) : f32[N,2]
   %1 = add "fc/add"(%0, %b) : f32[N,2]
   %2 = relu "fc/relu"(%1) : f32[N,2]
-  %3 = sigmoid(%2) : f32[N,2]
-  return %3
+  %3 = matmul "out/matmul"(%2, %w2) : f32[N,1]
+  %4 = sigmoid(%3) : f32[N,1]
+  return %4
 }"""
 
 
@@ -37,16 +39,18 @@ def test_dense_relu_becomes_qmatmul_bias_requantize_uint8():
     before = print_graph(g)
     out = QuantizeStatic(_ranges(g, {"fc/relu": (0.0, 510.0)}))(g)
     # scales: x 255/255 = 1, w max|col| / 127 = 1, y 510/255 = 2; bias 1.5 -> 2 (half to even);
-    # the relu is the uint8 saturation at zero point 0
+    # the relu is the uint8 saturation at zero point 0. The last layer feeds only float ops:
+    # its int32 result is dequantized at x_scale * w_scale = 2, never rounded to uint8
     _check(g, out, """
-graph @g(%x: f32[N,2]) params(const %fc/x_scale: f32[] = [1.0], const %i32_0: i32[] = [0], const %fc/w_int8: i8[2,2] = [127, -127, 1, 2], const %fc/bias_i32: i32[2] = [2, -2], const %fc/multiplier: f32[2] = [0.5, 0.5], const %fc/y_scale: f32[] = [2.0]) {
+graph @g(%x: f32[N,2]) params(const %fc/x_scale: f32[] = [1.0], const %i32_0: i32[] = [0], const %fc/w_int8: i8[2,2] = [127, -127, 1, 2], const %fc/bias_i32: i32[2] = [2, -2], const %fc/multiplier: f32[2] = [0.5, 0.5], const %out/w_int8: i8[2,1] = [127, -127], const %out/acc_scale: f32[1] = [2.0]) {
   %0 = quantize "fc/quantize"(%x, %fc/x_scale, %i32_0) {dtype=u8} : u8[N,2]
   %1 = qmatmul "fc/qmatmul"(%0, %fc/w_int8, %i32_0) {x_scale=1.0, w_scales=[1.0, 1.0]} : i32[N,2]
   %2 = add "fc/bias"(%1, %fc/bias_i32) : i32[N,2]
   %3 = requantize "fc/requantize"(%2, %fc/multiplier, %i32_0) {dtype=u8, y_scale=2.0} : u8[N,2]
-  %4 = dequantize "fc/dequantize"(%3, %fc/y_scale, %i32_0) : f32[N,2]
-  %5 = sigmoid(%4) : f32[N,2]
-  return %5
+  %4 = qmatmul "out/qmatmul"(%3, %out/w_int8, %i32_0) {x_scale=2.0, w_scales=[1.0]} : i32[N,1]
+  %5 = dequantize "out/dequantize"(%4, %out/acc_scale, %i32_0) : f32[N,1]
+  %6 = sigmoid(%5) : f32[N,1]
+  return %6
 }""")
     assert print_graph(g) == before
 
@@ -55,16 +59,58 @@ def test_symmetric_int8_keeps_the_relu_as_a_floor():
     g = parse_graph(FC)
     out = QuantizeStatic(_ranges(g, {"fc/relu": (0.0, 254.0)}, x=(-127.0, 127.0)), "int8")(g)
     _check(g, out, """
-graph @g(%x: f32[N,2]) params(const %fc/x_scale: f32[] = [1.0], const %i32_0: i32[] = [0], const %fc/w_int8: i8[2,2] = [127, -127, 1, 2], const %fc/bias_i32: i32[2] = [2, -2], const %fc/multiplier: f32[2] = [0.5, 0.5], const %i8_0: i8[] = [0], const %fc/y_scale: f32[] = [2.0]) {
+graph @g(%x: f32[N,2]) params(const %fc/x_scale: f32[] = [1.0], const %i32_0: i32[] = [0], const %fc/w_int8: i8[2,2] = [127, -127, 1, 2], const %fc/bias_i32: i32[2] = [2, -2], const %fc/multiplier: f32[2] = [0.5, 0.5], const %i8_0: i8[] = [0], const %out/w_int8: i8[2,1] = [127, -127], const %out/acc_scale: f32[1] = [2.0]) {
   %0 = quantize "fc/quantize"(%x, %fc/x_scale, %i32_0) : i8[N,2]
   %1 = qmatmul "fc/qmatmul"(%0, %fc/w_int8, %i32_0) {x_scale=1.0, w_scales=[1.0, 1.0]} : i32[N,2]
   %2 = add "fc/bias"(%1, %fc/bias_i32) : i32[N,2]
   %3 = requantize "fc/requantize"(%2, %fc/multiplier, %i32_0) {y_scale=2.0} : i8[N,2]
   %4 = maximum "fc/relu"(%3, %i8_0) : i8[N,2]
-  %5 = dequantize "fc/dequantize"(%4, %fc/y_scale, %i32_0) : f32[N,2]
-  %6 = sigmoid(%5) : f32[N,2]
+  %5 = qmatmul "out/qmatmul"(%4, %out/w_int8, %i32_0) {x_scale=2.0, w_scales=[1.0]} : i32[N,1]
+  %6 = dequantize "out/dequantize"(%5, %out/acc_scale, %i32_0) : f32[N,1]
+  %7 = sigmoid(%6) : f32[N,1]
+  return %7
+}""")
+
+
+BN = """
+graph @bn(%x: f32[N,2]) params(const %w: f32[2,2] = [1.0, 0.0, 0.0, 2.0], state %mean: f32[2] = [1.0, -1.0], const %s: f32[2] = [127.0, 63.5], const %beta: f32[2] = [0.5, 0.0], const %w2: f32[2,1] = [127.0, -127.0]) {
+  %0 = matmul "fc/matmul"(%x, %w) : f32[N,2]
+  %1 = subtract "bn/subtract"(%0, %mean) : f32[N,2]
+  %2 = multiply "bn/multiply"(%1, %s) : f32[N,2]
+  %3 = add "bn/add"(%2, %beta) : f32[N,2]
+  %4 = relu "act/relu"(%3) : f32[N,2]
+  %5 = clip "act/clip"(%4) {min=0.0, max=6.0} : f32[N,2]
+  %6 = matmul "out/matmul"(%5, %w2) : f32[N,1]
+  return %6
+}"""
+
+
+def test_batchnorm_folds_into_the_weights_and_relu6_into_an_integer_ceiling():
+    g = parse_graph(BN)
+    # y = (x @ w - mean) * s + beta = x @ (w * s) + (beta - mean * s): weight columns
+    # [127, 0] and [0, 127] (scales 1), bias [-126.5, 63.5] -> [-126, 64] (half to even).
+    # The clip's range (0, 31.875) gives y_scale 0.125: the ceiling 6 is 48, relu's floor the
+    # uint8 saturation; the moving mean (state) is a constant here, and no float op is left
+    out = QuantizeStatic(_ranges(g, {"act/clip": (0.0, 31.875)}))(g)
+    _check(g, out, """
+graph @bn(%x: f32[N,2]) params(const %fc/x_scale: f32[] = [1.0], const %i32_0: i32[] = [0], const %fc/w_int8: i8[2,2] = [127, 0, 0, 127], const %fc/bias_i32: i32[2] = [-126, 64], const %fc/multiplier: f32[2] = [8.0, 8.0], const %u8_48: u8[] = [48], const %out/w_int8: i8[2,1] = [127, -127], const %out/acc_scale: f32[1] = [0.125]) {
+  %0 = quantize "fc/quantize"(%x, %fc/x_scale, %i32_0) {dtype=u8} : u8[N,2]
+  %1 = qmatmul "fc/qmatmul"(%0, %fc/w_int8, %i32_0) {x_scale=1.0, w_scales=[1.0, 1.0]} : i32[N,2]
+  %2 = add "fc/bias"(%1, %fc/bias_i32) : i32[N,2]
+  %3 = requantize "fc/requantize"(%2, %fc/multiplier, %i32_0) {dtype=u8, y_scale=0.125} : u8[N,2]
+  %4 = minimum "fc/clip"(%3, %u8_48) : u8[N,2]
+  %5 = qmatmul "out/qmatmul"(%4, %out/w_int8, %i32_0) {x_scale=0.125, w_scales=[1.0]} : i32[N,1]
+  %6 = dequantize "out/dequantize"(%5, %out/acc_scale, %i32_0) : f32[N,1]
   return %6
 }""")
+    layer = find_layers(g)[0]
+    assert [n.op.name for n in layer.nodes] == ["matmul", "subtract", "multiply", "add", "relu",
+                                                "clip"]
+    x = np.random.default_rng(2).uniform(0.0, 1.0, (64, 2)).astype(np.float32)
+    ranges = _ranges(g, {"act/clip": (0.0, 6.0)}, x=(0.0, 1.0))
+    ranges[g.nodes[-1].outputs[0]] = (-6.0, 6.0)
+    want, got = interpret(g, {"x": x})[0], interpret(QuantizeStatic(ranges)(g), {"x": x})[0]
+    np.testing.assert_allclose(got, want, atol=0.05 * np.abs(want).max())
 
 
 CNN = """
@@ -81,16 +127,15 @@ def test_consecutive_layers_stay_in_int8_through_pool_and_reshape():
     g = parse_graph(CNN)
     ranges = _ranges(g, {"conv/conv2d": (-128.0, 127.0), "fc/matmul": (-256.0, 254.0)})
     _check(g, QuantizeStatic(ranges)(g), """
-graph @cnn(%x: f32[N,4,4,1]) params(const %conv/x_scale: f32[] = [1.0], const %i32_0: i32[] = [0], const %conv/w_int8: i8[1,1,1,2] = [127, 127], const %conv/multiplier: f32[2] = [1.0, 0.5], const %i32_128: i32[] = [128], const %fc/w_int8: i8[8,1] = [1, 1, 1, 1, 1, 1, 1, 127], const %fc/multiplier: f32[1] = [0.5], const %fc/y_scale: f32[] = [2.0]) {
+graph @cnn(%x: f32[N,4,4,1]) params(const %conv/x_scale: f32[] = [1.0], const %i32_0: i32[] = [0], const %conv/w_int8: i8[1,1,1,2] = [127, 127], const %conv/multiplier: f32[2] = [1.0, 0.5], const %i32_128: i32[] = [128], const %fc/w_int8: i8[8,1] = [1, 1, 1, 1, 1, 1, 1, 127], const %fc/acc_scale: f32[1] = [1.0]) {
   %0 = quantize "conv/quantize"(%x, %conv/x_scale, %i32_0) {dtype=u8} : u8[N,4,4,1]
   %1 = qconv2d "conv/qconv2d"(%0, %conv/w_int8, %i32_0) {x_scale=1.0, w_scales=[1.0, 0.5]} : i32[N,4,4,2]
   %2 = requantize "conv/requantize"(%1, %conv/multiplier, %i32_128) {dtype=u8, y_scale=1.0} : u8[N,4,4,2]
   %3 = max_pool2d "pool/max_pool2d/int8"(%2) {pool_size=[2, 2], strides=[2, 2]} : u8[N,2,2,2]
   %4 = reshape "flat/reshape/int8"(%3) {shape=["N", 8]} : u8[N,8]
   %5 = qmatmul "fc/qmatmul"(%4, %fc/w_int8, %i32_128) {x_scale=1.0, w_scales=[1.0]} : i32[N,1]
-  %6 = requantize "fc/requantize"(%5, %fc/multiplier, %i32_128) {dtype=u8, y_scale=2.0} : u8[N,1]
-  %7 = dequantize "fc/dequantize"(%6, %fc/y_scale, %i32_128) : f32[N,1]
-  return %7
+  %6 = dequantize "fc/dequantize"(%5, %fc/acc_scale, %i32_0) : f32[N,1]
+  return %6
 }""")
 
 
@@ -115,8 +160,8 @@ def test_dynamic_quantizes_the_input_at_run_time():
     out = quantize_dynamic(g)
     verify(out)
     ops = [n.op.name for n in out.nodes]
-    assert ops.count("quantize") == 1 and "qmatmul" in ops and "requantize" not in ops
-    assert ops[-3:] == ["add", "relu", "sigmoid"]  # bias and activation stay float
+    assert ops.count("quantize") == ops.count("qmatmul") == 2 and "requantize" not in ops
+    assert ops[-1] == "sigmoid" and {"add", "relu"} <= set(ops)  # bias, activation stay float
     x = np.random.default_rng(0).standard_normal((16, 2)).astype(np.float32) * 3
     want, got = interpret(g, {"x": x})[0], interpret(out, {"x": x})[0]
     np.testing.assert_allclose(got, want, atol=0.02)
