@@ -21,7 +21,8 @@ scale sx*sw, activations per tensor: asymmetric uint8 (the VNNI u8 x s8 form) or
 int8. A quantize of a value that is already held quantized (the previous layer's requantize,
 possibly through reshape / transpose / unpadded max_pool2d, which commute with quantization)
 is folded away: consecutive layers stay in int8 and the dequantize in between is dead code.
-Everything else runs in float between dequantize and quantize.
+Everything else runs in float between dequantize and quantize. `bias_shift` (from
+`quantize_calibrate.bias_corrections`) takes each layer's mean rounding error off its bias.
 
 Dynamic mode (`QuantizeDynamic`): weights int8 as above, each matmul's input quantized at run
 time to uint8 from its own min/max (ONNX DynamicQuantizeLinear), the int32 result dequantized
@@ -29,7 +30,7 @@ with sx*sw; bias and activation stay float. For matmul-heavy models (transformer
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Optional
 
 import numpy as np
@@ -41,7 +42,7 @@ from .dce import dce
 from .rewrite import Rewriter
 
 ActDType = Literal["uint8", "int8"]
-_Q_RANGE = {"uint8": (0, 255), "int8": (-128, 127)}
+ACT_RANGE = {"uint8": (0, 255), "int8": (-128, 127)}
 _PASS_THROUGH = ("reshape", "transpose", "squeeze", "expand_dims", "max_pool2d")
 
 
@@ -308,11 +309,14 @@ def _integer_kernel(e: _Emitter, layer: Layer, xq: Value, zx: int, wq: np.ndarra
     return e.emit("qconv2d", [xq, w, zp], f"{name}/qconv2d", **attrs, **scales)
 
 
-def _static_layer(e: _Emitter, layer: Layer, ranges: dict, int8_out: bool = True) -> Value:
+def _static_layer(e: _Emitter, layer: Layer, ranges: dict, int8_out: bool = True,
+                  shift: Optional[np.ndarray] = None) -> Value:
     """The layer as an integer kernel; its output requantized to int8 when an int8 layer reads
     it (`int8_out`), else dequantized straight from the int32 accumulator (logits, a
     residual add's operand): no rounding to 256 levels where nothing needs it."""
     name = layer.name
+    if shift is not None:  # the bias correction: the mean error int8 rounding adds
+        layer = replace(layer, bias=(0.0 if layer.bias is None else layer.bias) - shift)
     xq, sx, zx = e.quantized(layer.x, lambda: activation_qparams(
         *_range(ranges, layer.x, name), e.act, f"layer {name!r} input"), name)
     wq, sw = weight_qparams(layer.folded_weight())
@@ -354,7 +358,7 @@ def _float_output(e: _Emitter, layer: Layer, acc: Value, scale: np.ndarray) -> V
 def _clamped(e: _Emitter, layer: Layer, yq: Value, sy: float, zy: int, dt: DType) -> Value:
     """The layer's relu / clip as integer max / min at the output's scale: relu's floor is
     the zero point, ReLU6's ceiling zy + 6 / sy; a bound outside the int8 range is a no-op."""
-    qmin, qmax = _Q_RANGE[e.act]
+    qmin, qmax = ACT_RANGE[e.act]
     lo, hi = layer.bounds()
     if np.isfinite(lo) and (floor := int(np.clip(np.rint(lo / sy) + zy, qmin, qmax))) > qmin:
         yq = e.emit("maximum", [yq, e.const(np.asarray(floor, dt.numpy), f"{layer.name}/floor")],
@@ -406,9 +410,11 @@ def _read_as_int8(graph: Graph, layers) -> set:
 
 
 def quantize_graph(graph: Graph, ranges: Optional[dict] = None, *, mode: str = "static",
-                   activations: ActDType = "uint8", keep_float=()) -> QuantizeResult:
+                   activations: ActDType = "uint8", keep_float=(),
+                   bias_shift: Optional[dict] = None) -> QuantizeResult:
     """The quantized graph (dead float code removed) and its layer map. `ranges`:
-    {float Value of `graph`: (lo, hi)} from calibration (static mode only)."""
+    {float Value of `graph`: (lo, hi)} from calibration (static mode only); `bias_shift`:
+    {layer name: [C]} taken off each layer's bias (`quantize_calibrate.bias_corrections`)."""
     if mode == "static" and ranges is None:
         raise QuantizeError("static quantization needs calibration ranges (calibrate first)")
     e, result = _Emitter(graph, activations), QuantizeResult(graph)
@@ -431,7 +437,8 @@ def quantize_graph(graph: Graph, ranges: Optional[dict] = None, *, mode: str = "
             continue
         if mode == "static":
             int8_out = layer.out in int8_in
-            e.rw.substitute(layer.out, _static_layer(e, layer, ranges, int8_out))
+            shift = (bias_shift or {}).get(layer.name)
+            e.rw.substitute(layer.out, _static_layer(e, layer, ranges, int8_out, shift))
             skip.update(layer.nodes)
             held = e.held[layer.out] if int8_out else (e.rw.value(layer.out), None, None)
             result.layers[layer.name] = (layer.out, *held)

@@ -11,6 +11,12 @@ quantized layer reads or writes (`passes.quantize.find_layers`). Methods:
   a value that is never negative) has the least KL divergence from the observed one
   (TensorRT's calibration). It clips more than minmax: on small models it costs accuracy.
 
+`bias_corrections(calibration)` then measures the mean error each layer's own rounding adds
+to each output channel (the layer's float input and weights against their int8 versions, on
+the calibration data) so the pass can take it off the int32 bias: rounding errors that do not
+average out, summed over a deep network of depthwise convs, otherwise shift logits that a
+random network's near-ties turn into different top-1 classes.
+
 Bad data fails here, with the input or layer it concerns: wrong shapes or dtypes, too few
 samples, NaN or infinite activations.
 """
@@ -24,7 +30,8 @@ import numpy as np
 from aot.ir.graph import Graph, Value
 from aot.ir.interpreter import interpret
 
-from .quantize import QuantizeError, find_layers
+from .quantize import (ACT_RANGE, QuantizeError, activation_qparams, find_layers,
+                       weight_qparams)
 
 Method = Literal["minmax", "percentile", "entropy"]
 _SAMPLE_CAP = 1 << 18  # values kept per observed tensor for percentile / entropy
@@ -191,3 +198,33 @@ def _check_finite(v: Value, a, layer: str) -> None:
         maker = f"node {v.node.name or v.node.op.name!r}" if v.node else f"input %{v.name}"
         raise QuantizeError(f"calibration: {maker} (read or written by layer {layer!r}) gives "
                             "NaN or infinite values on the calibration data")
+
+
+def bias_corrections(calibration: Calibration, activations: str = "uint8") -> dict:
+    """{layer name: [C] float64}, the mean over the calibration data of what the layer's int8
+    rounding (of its input at the calibrated scale, of its weights per channel) adds to each
+    output channel before the bias: the quantize pass subtracts it from the bias. Each layer
+    is measured on its float input, so a correction does not chase the layers before it."""
+    graph, ranges = calibration.graph, calibration.ranges
+    layers = find_layers(graph)
+    inputs = list(dict.fromkeys(layer.x for layer in layers))
+    probe = Graph(graph.name, graph.inputs, graph.params, graph.nodes, inputs)
+    lo, hi = ACT_RANGE[activations]
+    prepared = []
+    for layer in layers:
+        w = layer.folded_weight()
+        wq, sw = weight_qparams(w)
+        sx, zx = activation_qparams(*ranges[layer.x], activations, f"layer {layer.name!r} input")
+        prepared.append((layer, w, (wq * sw).astype(w.dtype), np.float32(sx), zx))
+    sums, rows = {layer.name: 0.0 for layer in layers}, {layer.name: 0 for layer in layers}
+    for feeds in calibration.feeds:
+        env = dict(zip(inputs, interpret(probe, feeds)))
+        for layer, w, w_hat, sx, zx in prepared:
+            x = env[layer.x]
+            x_hat = ((np.clip(np.rint(x / sx) + zx, lo, hi) - zx) * sx).astype(x.dtype)
+            ref, attrs = layer.anchor.op.reference, layer.anchor.attrs
+            d = ref(attrs, x_hat, w_hat).astype(np.float64) - ref(attrs, x, w)
+            d = d.reshape(-1, d.shape[-1])
+            sums[layer.name] = sums[layer.name] + d.sum(0)
+            rows[layer.name] += d.shape[0]
+    return {name: s / max(rows[name], 1) for name, s in sums.items()}

@@ -21,6 +21,7 @@ from aot.ir.graph import Graph
 from aot.ir.interpreter import interpret
 
 from .quantize import QuantizeError, QuantizeResult, find_layers, quantize_graph
+from .quantize_calibrate import bias_corrections
 
 
 @dataclass
@@ -131,16 +132,19 @@ def measure(graph: Graph, result: QuantizeResult, batches, labels=None,
 
 def quantize_within(graph: Graph, calibration, *, labels=None,
                     max_accuracy_drop: Optional[float] = None, activations: str = "uint8",
-                    keep_float=()) -> tuple[Graph, QuantReport]:
-    """Quantize, measure on the calibration batches, and with `max_accuracy_drop` return the
-    lowest-SQNR layers to float, one at a time, until the metric's drop is within it."""
+                    keep_float=(), bias_correction: bool = True) -> tuple[Graph, QuantReport]:
+    """Quantize (with `bias_correction`, each layer's bias corrected for the mean error its
+    rounding adds, measured on the calibration data), measure on the calibration batches,
+    and with `max_accuracy_drop` return the lowest-SQNR layers to float, one at a time,
+    until the metric's drop is within it."""
     if calibration.graph is not graph:
         raise QuantizeError("the calibration was made for another graph object")
+    shift = bias_corrections(calibration, activations) if bias_correction else None
     keep = list(keep_float)
     returned: list = []
     while True:
         result = quantize_graph(graph, calibration.ranges, activations=activations,
-                                keep_float=tuple(keep))
+                                keep_float=tuple(keep), bias_shift=shift)
         report = measure(graph, result, calibration.feeds, labels, tuple(returned))
         if max_accuracy_drop is None or report.drop <= max_accuracy_drop:
             return result.graph, report
