@@ -1,6 +1,6 @@
 """int8 against float32, ours and ONNX Runtime's, in one process, interleaved.
 
-    .venv/bin/python benchmarks/quant.py                      # lenet, resnet18, mobilenet_v2
+    .venv/bin/python benchmarks/quant.py       # lenet, resnet18, mobilenet_v2, transformer, lstm
     .venv/bin/python benchmarks/quant.py lenet --rounds 5 --agree 16 --image-size 64
 
 Per case, on the logits (the final softmax dropped from the graph, see `logits`): top-1
@@ -9,7 +9,9 @@ first as tests/training/digits_task.py does), the SQNR (dB) of int8 logits again
 ORT int8 (`onnxruntime.quantization.quantize_static`, QDQ, per-channel weights, on the ONNX
 export of the same model and the same calibration inputs), with ratios. resnet18 and
 mobilenet_v2 have random weights; calibration on `--calibration` random inputs, agreement on
-`--agree` others. Writes benchmarks/results/quant.md and quant.json; never asserts.
+`--agree` others. transformer and lstm (random weights, random token ids) are quantized in
+dynamic mode, ORT's with `quantize_dynamic`. Writes benchmarks/results/quant.md and
+quant.json; never asserts.
 """
 from __future__ import annotations
 
@@ -35,7 +37,10 @@ os.environ.setdefault("AOT_BENCH_GAP_S", "0.05")
 from benchmarks.compare import (machine, measure, onnx_model, ort_session,  # noqa: E402
                                 run_cases)
 
-CASES = ("lenet", "resnet18", "mobilenet_v2")
+# dynamic int8 (weights int8, each matmul's input quantized at run time) for the sequence
+# models, against onnxruntime.quantization.quantize_dynamic: case -> (zoo model, batch)
+DYNAMIC = {"transformer": ("transformer_encoder", 1), "lstm": ("lstm_classifier", 8)}
+CASES = ("lenet", "resnet18", "mobilenet_v2", *DYNAMIC)
 
 
 def lenet_case(args):
@@ -56,6 +61,28 @@ def random_case(name, args):
     rng = np.random.default_rng(args.seed)
     x = rng.standard_normal((args.calibration + args.agree, size, size, 3)).astype(np.float32)
     return model, x[:args.calibration], x[args.calibration:], None
+
+
+def dynamic_case(name, args):
+    """A random-weight sequence model and random token ids (no calibration: dynamic mode)."""
+    from aot.frontends.keras import set_random_seed
+
+    set_random_seed(args.seed)
+    model = zoo.get(DYNAMIC[name][0])
+    x = zoo.example_inputs(model, batch=args.agree, seed=args.seed)
+    return model, None, next(iter(x.values())), None
+
+
+def ort_int8_dynamic(proto, workdir: Path):
+    """The ONNX model with ORT's dynamic quantizer (int8 weights, uint8 activations)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    src, dst = workdir / "float.onnx", workdir / "int8_dynamic.onnx"
+    src.write_bytes(proto.SerializeToString())
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    import onnx
+
+    return onnx.load(str(dst))
 
 
 def ort_int8(proto, calib: np.ndarray, input_name: str, workdir: Path):
@@ -114,31 +141,41 @@ def quality(outputs: dict, labels) -> dict:
 
 
 def run_case(name, args, workdir: Path) -> dict:
-    model, calib, x_eval, labels = lenet_case(args) if name == "lenet" else random_case(name, args)
+    dynamic, batch = name in DYNAMIC, DYNAMIC.get(name, (None, 1))[1]
+    if dynamic:
+        model, calib, x_eval, labels = dynamic_case(name, args)
+    else:
+        make = lenet_case if name == "lenet" else lambda a: random_case(name, a)
+        model, calib, x_eval, labels = make(args)
     graph = logits(model.to_graph())
     inp = graph.inputs[0].name
     t = time.perf_counter()
     ours_f = aot.compile(graph)
-    ours_q = aot.compile(graph, quantize="int8", calibration={inp: calib})
+    ours_q = (aot.compile(graph, quantize="int8-dynamic") if dynamic else
+              aot.compile(graph, quantize="int8", calibration={inp: calib}))
     compile_s = time.perf_counter() - t
     proto = onnx_model(graph, graph)
     ort_f = ort_session(proto, args.threads)
-    ort_q = ort_session(ort_int8(proto, calib, inp, workdir), args.threads)
+    ort_q = ort_session(ort_int8_dynamic(proto, workdir) if dynamic else
+                        ort_int8(proto, calib, inp, workdir), args.threads)
     fns = {"ours_f32": lambda x: ours_f.predict(x), "ours_int8": lambda x: ours_q.predict(x),
            "ort_f32": lambda x: ort_f.run(None, {inp: x})[0],
            "ort_int8": lambda x: ort_q.run(None, {inp: x})[0]}
     outputs = {k: batched(fn, x_eval) for k, fn in fns.items()}
-    one = x_eval[:1]
+    one = x_eval[:batch]
     times = measure({k: (lambda fn=fn: fn(one)) for k, fn in fns.items()}, args.rounds)
     ms = {k: float(np.median(v)) for k, v in times.items()}
-    return {"case": name, "input": list(calib.shape[1:]), "calibration": len(calib),
+    return {"case": name, "input": list(x_eval.shape[1:]), "batch": batch,
+            "mode": "int8-dynamic" if dynamic else "int8",
+            "calibration": 0 if calib is None else len(calib),
             "evaluated": len(x_eval), "quality": quality(outputs, labels), "median_ms": ms,
             "ratios": {"ours_int8/ours_f32": ms["ours_int8"] / ms["ours_f32"],
                        "ort_int8/ort_f32": ms["ort_int8"] / ms["ort_f32"],
                        "ours_int8/ort_int8": ms["ours_int8"] / ms["ort_int8"],
                        "ours_f32/ort_f32": ms["ours_f32"] / ms["ort_f32"]},
             "compile_s": compile_s,
-            "layers_int8": sum(e.mode == "int8" for e in ours_q.quantization_report.layers)}
+            "layers_int8": (None if ours_q.quantization_report is None else
+                            sum(e.mode == "int8" for e in ours_q.quantization_report.layers))}
 
 
 def markdown(rows, meta) -> str:
@@ -146,7 +183,8 @@ def markdown(rows, meta) -> str:
             "logits SQNR dB ours / ORT", "ours f32 ms", "ours int8 ms", "ORT f32 ms", "ORT int8 ms",
             "int8/f32 ours", "int8/f32 ORT", "ours/ORT int8"]
     lines = [f"Machine: {meta['cpu']}, {meta['cores']} cores; {meta['threads']} threads; "
-             f"batch 1; medians of {meta['rounds']} interleaved rounds.", "",
+             f"batch 1 (lstm: 8); medians of {meta['rounds']} interleaved rounds; transformer and "
+             "lstm in dynamic int8 (ORT: quantize_dynamic).", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         q, m, x = r["quality"], r["median_ms"], r["ratios"]
@@ -154,7 +192,8 @@ def markdown(rows, meta) -> str:
         if "accuracy_f32" in q["ours"]:
             acc = (f"{q['ours']['accuracy_f32']:.4f} / {q['ours']['accuracy_int8']:.4f}; "
                    f"{q['ort']['accuracy_f32']:.4f} / {q['ort']['accuracy_int8']:.4f}")
-        cells = [f"{r['case']} {'x'.join(map(str, r['input']))}",
+        cells = [f"{r['case']} {'x'.join(map(str, r['input']))}"
+                 + (" dynamic" if r.get("mode") == "int8-dynamic" else ""),
                  f"{q['ours']['top1_agreement']:.3f} / {q['ort']['top1_agreement']:.3f}", acc,
                  f"{q['ours']['sqnr_db']:.1f} / {q['ort']['sqnr_db']:.1f}",
                  *(f"{m[k]:.3f}" for k in ("ours_f32", "ours_int8", "ort_f32", "ort_int8")),

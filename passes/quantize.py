@@ -399,6 +399,22 @@ def _dynamic_layer(e: _Emitter, layer: Layer) -> Value:
     return y
 
 
+# Dynamic mode adds a min, a max and a quantize over the input, and a dequantize, to each
+# matmul: four small kernels. Measured here, an LSTM's recurrent matmul ([8, 64] x [64, 256]
+# per step) ran the whole model 1.8x slower than float; the transformer's matmuls (>= 2M
+# multiply-adds per sample) gain. Below this many per sample, the layer stays float.
+DYNAMIC_MIN_MACS = 1 << 18
+
+
+def _macs_per_sample(layer: Layer) -> int:
+    """Multiply-adds of one sample: the static dims of the input but the last (a symbolic
+    batch counts 1), times the weight's size."""
+    rows = 1
+    for d in layer.x.type.shape[:-1]:
+        rows *= d if isinstance(d, int) else 1
+    return rows * int(layer.weight.size)
+
+
 def _read_as_int8(graph: Graph, layers) -> set:
     """The float values some quantized layer reads as its input, directly or through ops
     that commute with quantization (`_PASS_THROUGH`): the ones worth holding in int8."""
@@ -411,10 +427,12 @@ def _read_as_int8(graph: Graph, layers) -> set:
 
 def quantize_graph(graph: Graph, ranges: Optional[dict] = None, *, mode: str = "static",
                    activations: ActDType = "uint8", keep_float=(),
-                   bias_shift: Optional[dict] = None) -> QuantizeResult:
+                   bias_shift: Optional[dict] = None,
+                   dynamic_min_macs: int = DYNAMIC_MIN_MACS) -> QuantizeResult:
     """The quantized graph (dead float code removed) and its layer map. `ranges`:
     {float Value of `graph`: (lo, hi)} from calibration (static mode only); `bias_shift`:
-    {layer name: [C]} taken off each layer's bias (`quantize_calibrate.bias_corrections`)."""
+    {layer name: [C]} taken off each layer's bias (`quantize_calibrate.bias_corrections`);
+    `dynamic_min_macs`: dynamic mode keeps smaller matmuls in float."""
     if mode == "static" and ranges is None:
         raise QuantizeError("static quantization needs calibration ranges (calibrate first)")
     e, result = _Emitter(graph, activations), QuantizeResult(graph)
@@ -424,6 +442,9 @@ def quantize_graph(graph: Graph, ranges: Optional[dict] = None, *, mode: str = "
             result.kept_float[layer.name] = "kept in float (asked)"
         elif mode == "dynamic" and layer.anchor.op.name != "matmul":
             result.kept_float[layer.name] = "dynamic mode quantizes matmuls only"
+        elif mode == "dynamic" and (macs := _macs_per_sample(layer)) < dynamic_min_macs:
+            result.kept_float[layer.name] = (f"{macs} multiply-adds per sample: too few to pay "
+                                             "for quantizing its input at run time")
         else:
             todo[layer.anchor] = layer
     skip, int8_in = set(), _read_as_int8(graph, todo.values())
@@ -468,9 +489,11 @@ class QuantizeDynamic:
     """int8 weights, each matmul's input quantized at run time (see the module doc)."""
 
     keep_float: tuple = ()
+    min_macs: int = DYNAMIC_MIN_MACS  # per sample; smaller matmuls stay float
 
     def __call__(self, graph: Graph) -> Graph:
-        return quantize_graph(graph, mode="dynamic", keep_float=self.keep_float).graph
+        return quantize_graph(graph, mode="dynamic", keep_float=self.keep_float,
+                              dynamic_min_macs=self.min_macs).graph
 
 
 quantize_dynamic = QuantizeDynamic()

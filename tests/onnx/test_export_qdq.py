@@ -19,7 +19,7 @@ import aot
 from aot import layers
 from aot.driver import quantize_for_inference
 from aot.ir import interpret, verify
-from aot.passes.quantize import quantize_graph
+from aot.passes.quantize import QuantizeDynamic, quantize_graph
 from aot.passes.quantize_calibrate import calibrate
 from aot.pipeline import optimize_for_inference
 
@@ -107,7 +107,7 @@ def test_dynamic_int8_exports_within_float_rounding(tmp_path):
     evaluates in its own order: the integer part matches, the result to float rounding."""
     model = _mlp()
     graph = optimize_for_inference(model.to_graph())
-    qgraph, _ = quantize_for_inference(graph, "int8-dynamic", None)
+    qgraph = optimize_for_inference(QuantizeDynamic(min_macs=0)(graph))  # every layer
     x = _data((8,), 16, 1)
     feeds = {graph.inputs[0].name: x}
     want = interpret(qgraph, feeds)[0]
@@ -278,8 +278,8 @@ def test_qdq_reimport_matches_onnxruntime_as_written(tmp_path):
 
 def test_qdq_falls_back_to_the_integer_form_without_scale_metadata():
     """Dynamic mode computes its input scale at run time: no QDQ form, the integer one."""
-    qgraph, _ = quantize_for_inference(optimize_for_inference(_mlp().to_graph()),
-                                       "int8-dynamic", None)
+    qgraph = optimize_for_inference(QuantizeDynamic(min_macs=0)(
+        optimize_for_inference(_mlp().to_graph())))
     ops = {n.op_type for n in aot.export_onnx(qgraph).graph.node}
     assert "MatMulInteger" in ops and "MatMul" not in ops
 

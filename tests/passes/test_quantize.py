@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from aot.ir import interpret, parse_graph, print_graph, verify
-from aot.passes.quantize import QuantizeStatic, find_layers, quantize_dynamic, quantize_graph
+from aot.passes.quantize import (QuantizeDynamic, QuantizeStatic, find_layers, quantize_dynamic,
+                                 quantize_graph)
 
 FC = """
 graph @g(%x: f32[N,2]) params(const %w: f32[2,2] = [127.0, -127.0, 1.0, 2.0], const %b: f32[2] = [1.5, -2.0], const %w2: f32[2,1] = [127.0, -127.0]) {
@@ -157,7 +158,7 @@ graph @g(%x: f32[N,2], %w: f32[2,2]) {
 
 def test_dynamic_quantizes_the_input_at_run_time():
     g = parse_graph(FC)
-    out = quantize_dynamic(g)
+    out = QuantizeDynamic(min_macs=0)(g)
     verify(out)
     ops = [n.op.name for n in out.nodes]
     assert ops.count("quantize") == ops.count("qmatmul") == 2 and "requantize" not in ops
@@ -208,3 +209,14 @@ graph @g(%x: f32[N,64]) params(const %w: f32[64,3] = {w.ravel().tolist()}) {{
                                      {"x": fresh})[0] - ref, axis=0)).max()
             for s in (None, {"fc": shift})]
     assert errs[1] * 4 < errs[0], errs
+
+
+def test_dynamic_keeps_matmuls_too_small_to_pay_in_float():
+    """Four run-time kernels per quantized matmul: below DYNAMIC_MIN_MACS multiply-adds per
+    sample (an LSTM's recurrent step) the layer stays float, and the result says why."""
+    g = parse_graph(FC)  # 2x2 and 2x1 weights, one row per sample
+    result = quantize_graph(g, mode="dynamic")
+    assert [n.op.name for n in result.graph.nodes] == [n.op.name for n in g.nodes]
+    assert set(result.kept_float) == {"fc", "out"}
+    assert "4 multiply-adds per sample" in result.kept_float["fc"]
+    assert print_graph(quantize_dynamic(g)) == print_graph(g)
