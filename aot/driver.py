@@ -181,7 +181,7 @@ def optimize(graph: Graph) -> Graph:
 def _build(entries: dict[str, Graph], target: str, tuning_db=None):
     """Lower and build; TVM's failures become one line naming the graph and target."""
     from aot.codegen.build import build
-    from aot.codegen.lower import Entry
+    from aot.codegen.lower import Entry, lifts_weights
 
     graph = entries["predict"]
     for g in entries.values():
@@ -190,7 +190,8 @@ def _build(entries: dict[str, Graph], target: str, tuning_db=None):
             raise CompileError(f"graph @{g.name}: params without data: {', '.join(missing)}")
     try:
         tuned = {"tuning_db": tuning_db} if tuning_db is not None else {}
-        return build([Entry(name, g) for name, g in entries.items()], target, **tuned)
+        return build([Entry(name, g) for name, g in entries.items()], target, **tuned,
+                     lift_weights=lifts_weights(entries.values()))
     except IRError:
         raise
     except Exception as e:  # TVM's own error types; its trace is not for our users
@@ -219,6 +220,8 @@ def write_artifact(path, entries: dict[str, Graph], executable, target: str,
     all_params = {p.name: p for g in entries.values() for p in g.params}
     weights, table = _artifact.encode_weights({n: np.asarray(p.data) for n, p in all_params.items()})
     manifests = {name: entry_manifest(name, g) for name, g in entries.items()}
+    for name, transform in getattr(executable, "aot_transforms", {}).items():
+        manifests[name]["transform_params"] = transform  # weights -> what the entry takes
     if training is not None:
         from aot.passes.train_step import metric_manifest
 

@@ -40,6 +40,7 @@ class _Entry:
     out_viewable: tuple = field(default=())  # per output: numpy can view it through DLPack
     input_names: tuple = field(default=())
     outputs: tuple = field(default=())  # (index, viewable, numpy dtype) of each output
+    transform: object = None  # VM function: weights tuple -> what the entry takes (or None)
 
 
 class _Plan:
@@ -198,7 +199,10 @@ class Module:
         """The entry's state tensors in call order (cached until the state changes)."""
         args = self._state_args.get(entry.name)
         if args is None:
-            args = self._state_args[entry.name] = tuple(self._state[p] for p in entry.params)
+            args = tuple(self._state[p] for p in entry.params)
+            if entry.transform is not None:  # weight-only computations, once per weights
+                args = tuple(entry.transform(args))
+            self._state_args[entry.name] = args
         return args
 
     def _set_state(self, tensors: Mapping) -> None:
@@ -376,9 +380,10 @@ def _make_entry(name: str, spec: dict, vm) -> _Entry:
             numpy_dtype(s.dtype)  # an unknown dtype fails here, at load, not at the first call
         out_dtypes = tuple(numpy_dtype(s.dtype) for s in sig.outputs)
         function = vm[spec["function"]]
+        transform = vm[spec["transform_params"]] if spec.get("transform_params") else None
     except Exception as e:  # malformed specs, unknown dtypes, a function the library lacks
         raise ArtifactError(f"entry {name!r} cannot be set up: {_last_line(e)}") from None
     viewable = tuple(d.name in _VIEWABLE for d in out_dtypes)
     return _Entry(name, sig, tuple(spec["params"]), dict(spec["updates"]), function, out_dtypes,
                   viewable, tuple(sig.input_names),
-                  tuple(zip(range(len(out_dtypes)), viewable, out_dtypes)))
+                  tuple(zip(range(len(out_dtypes)), viewable, out_dtypes)), transform)

@@ -105,7 +105,7 @@ def test_params_without_data_are_refused():
 def test_tvm_failures_become_one_line(monkeypatch):
     import aot.codegen.build as build
 
-    def broken(entries, target):
+    def broken(entries, target, **options):
         raise RuntimeError("Traceback (most recent call last):\n  0: tvm::Foo\nInternalError: boom")
 
     monkeypatch.setattr(build, "build", broken)

@@ -29,12 +29,12 @@ from aot.ir.graph import Graph
 from aot.ir.text import print_node
 
 from . import tuning
-from .lower import Entry, LoweringError, to_relax
+from .lower import TRANSFORM_SUFFIX, Entry, LoweringError, lifted_entries, to_relax
 from .targets import TargetSpec, make_target, spec
 from .tvm import tvm
 
 
-def build(entries: list[Entry], target: str = "llvm", tuning_db=None):
+def build(entries: list[Entry], target: str = "llvm", tuning_db=None, lift_weights=False):
     """Lower and compile the entries into one executable for `target`.
 
     With `tuning_db` (an `aot.codegen.tuning.TuningDB`), entries dispatch to static
@@ -45,7 +45,8 @@ def build(entries: list[Entry], target: str = "llvm", tuning_db=None):
     """
     s = spec(target)
     check_dtypes(entries, s)
-    mod = to_relax(entries)
+    mod = to_relax(entries, lift_weights)
+    lifted = lifted_entries(mod)
     tgt = make_target(target)
     if s.gpu:
         _prepare_gpu_build(s)
@@ -54,6 +55,7 @@ def build(entries: list[Entry], target: str = "llvm", tuning_db=None):
     with tuning.database_context(tuning_db):
         ex = tvm.compile(mod, target=tgt, relax_pipeline=relax_pipeline(tgt))
     ex.aot_target = target
+    ex.aot_transforms = {name: name + TRANSFORM_SUFFIX for name in lifted}
     return ex
 
 

@@ -466,7 +466,7 @@ def tune(entries, target: str, trials: int, db_path, batch: int = 1, rpc: Option
     """
     import time
 
-    from .lower import Entry, to_relax
+    from .lower import Entry, lifts_weights, to_relax
     from .targets import make_target, spec
 
     _check_request(target, trials, batch, rpc)
@@ -477,7 +477,8 @@ def tune(entries, target: str, trials: int, db_path, batch: int = 1, rpc: Option
         db.batches.append(batch)
         db.save()
     tgt = make_target(target)
-    mod = specialize(to_relax([Entry(n, g) for n, g in entries.items()]), [batch])
+    mod = to_relax([Entry(n, g) for n, g in entries.items()], lifts_weights(entries.values()))
+    mod = specialize(mod, [batch])  # the kernels the driver builds, weight transforms lifted
     tasks = extract_tasks(mod, tgt)
     plan_budget(tasks, trials)
     count_measured(tasks, database)
