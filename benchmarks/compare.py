@@ -108,19 +108,22 @@ def contestants(name, zoo_name, model, graph, feeds, threads, tuning_db, workdir
     return runs, compile_s
 
 
-def measure(runs, rounds, gap_s=float(os.environ.get("AOT_BENCH_GAP_S", "0.002"))):
-    """Interleaved rounds after one warm-up call each: {label: [ms, ...]}. A short untimed gap
-    after each call lets the thread pools that spin after their work (OpenMP in torch, ORT's,
-    TVM's) go idle, so no contestant is timed against another's spinning threads on 2 cores."""
-    for fn in runs.values():
-        fn()
+def measure(runs, rounds, gap_s=float(os.environ.get("AOT_BENCH_GAP_S", "0.05")), turn=5):
+    """Interleaved rounds: {label: [ms, ...]}. In each round every contestant takes a turn
+    (the order rotates): an untimed gap, an untimed call, then `turn` timed calls back to
+    back. The gap lets the thread pools that spin after their work (ORT's, TVM's, OpenMP's)
+    go idle, so no contestant is timed against another's spinning threads on 2 cores; the
+    untimed call wakes the contestant's own pool, so its timed calls measure its warm,
+    steady-state latency rather than a wake-up from idle."""
     labels, times = list(runs), {k: [] for k in runs}
     for r in range(rounds):
         for k in labels[r % len(labels):] + labels[:r % len(labels)]:
-            t = time.perf_counter()
-            runs[k]()
-            times[k].append((time.perf_counter() - t) * 1e3)
             time.sleep(gap_s)
+            runs[k]()
+            for _ in range(turn):
+                t = time.perf_counter()
+                runs[k]()
+                times[k].append((time.perf_counter() - t) * 1e3)
     return times
 
 
