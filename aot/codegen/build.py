@@ -68,15 +68,18 @@ def relax_pipeline(tgt):
 
 def cpu_pipeline(tgt):
     """TVM's four CPU stages, with our default schedules right after legalization (the
-    PrimFuncs are fused by then, so each schedule covers its epilogue too)."""
+    PrimFuncs are fused by then, so each schedule covers its epilogue too), and vector
+    exp/tanh/sigmoid/softmax (`fast_math`) before it."""
     from tvm.relax.backend.cpu_generic import pipeline as stages
 
+    from .fast_math import fast_math_pass
     from .schedules import default_schedule_pass
 
     @tvm.transform.module_pass(opt_level=0, name="AotCPUPipeline")
     def pipeline(mod, _ctx):
         with tgt:
-            passes = (stages.library_dispatch_passes(tgt) + stages.legalize_passes(tgt)
+            passes = (stages.library_dispatch_passes(tgt) + [fast_math_pass()]
+                      + stages.legalize_passes(tgt)
                       + tuning.apply_database_passes() + [default_schedule_pass(tgt)]
                       + stages.dataflow_lower_passes(tgt) + stages.finalize_passes(tgt)
                       + [_noalias_shape_funcs()])

@@ -236,8 +236,11 @@ def extract_tasks(mod, target) -> list[Task]:
     makes them: legalized and fused, exactly what the build hands to the schedules."""
     from tvm.relax.backend.cpu_generic import pipeline as stages
 
+    from .fast_math import fast_math_pass
+
     with target:
-        seq = stages.library_dispatch_passes(target) + stages.legalize_passes(target)
+        seq = (stages.library_dispatch_passes(target) + [fast_math_pass()]
+               + stages.legalize_passes(target))
         mod = tvm.transform.Sequential(seq)(mod)
     calls = _call_counts(mod)
     tasks: dict[int, Task] = {}

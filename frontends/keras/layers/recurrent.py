@@ -21,6 +21,12 @@ def _rows(var, start: int, stop: int):
     return ops.slice_axes(var, [start], [stop], [1])
 
 
+def _gate(x, hr, start: int, stop: int):
+    """Columns [start, stop) of x (+ hr, where there is a recurrent term)."""
+    z = _rows(x, start, stop)
+    return z if hr is None else ops.add(z, _rows(hr, start, stop))
+
+
 class _Cell(Layer):
     _gates = 1
 
@@ -105,9 +111,13 @@ class LSTMCell(_Cell):
         return forget_ones
 
     def step(self, x_t, states, ctx):
+        """Each gate adds its columns of x_t and of h @ recurrent_kernel: slices that fuse
+        into the gate kernels as reads, where a split of their sum was a copy kernel per
+        step (and x_t's slice of the projection another)."""
         h, c = states
-        z = x_t if h is None else ops.add(x_t, ops.matmul(h, self.recurrent_kernel))
-        zi, zf, zc, zo = ops.split_sizes(z, [self.units] * 4, axis=-1)
+        u = self.units
+        hr = None if h is None else ops.matmul(h, self.recurrent_kernel)
+        zi, zf, zc, zo = (_gate(x_t, hr, k * u, (k + 1) * u) for k in range(4))
         i, o = self.recurrent_activation(zi), self.recurrent_activation(zo)
         c_new = ops.multiply(i, self.activation(zc))
         if c is not None:
