@@ -9,7 +9,9 @@ quantized layer reads or writes (`passes.quantize.find_layers`). Methods:
   rare outliers;
 - "entropy": the clipping threshold of |x| whose quantized histogram (128 levels, or 256 for
   a value that is never negative) has the least KL divergence from the observed one
-  (TensorRT's calibration). It clips more than minmax: on small models it costs accuracy.
+  (TensorRT's calibration), zeros left out of the histogram: they are exact at any threshold,
+  and a relu's many zeros otherwise pulled the optimum down to half the range (the digits
+  LeNet's conv SQNR 17 -> 45 dB without them).
 
 `bias_corrections(calibration)` then measures the mean error each layer's own rounding adds
 to each output channel (the layer's float input and weights against their int8 versions, on
@@ -122,7 +124,9 @@ class _Observer:
         if method == "percentile":
             lo, hi = np.percentile(x, [100.0 - percentile, percentile])
             return float(lo), float(hi)
-        t = entropy_threshold(np.abs(x), levels=256 if self.lo >= 0 else 128)
+        mag = np.abs(x)
+        mag = mag[mag > 0] if mag.any() else mag  # zeros (a relu's) are exact at any threshold
+        t = entropy_threshold(mag, levels=256 if self.lo >= 0 else 128)
         return max(self.lo, -t), min(self.hi, t)
 
 
