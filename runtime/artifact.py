@@ -17,8 +17,6 @@ import ctypes
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Union
@@ -183,6 +181,9 @@ def decode_weights(data: bytes, table: dict) -> dict[str, np.ndarray]:
 
 def write(path, body: dict, files: dict[str, FileContent]) -> Path:
     """Write an artifact atomically. `body` is the manifest less format and hashes."""
+    import shutil  # noqa: PLC0415 - writing only: loading stays lighter (cold start)
+    import tempfile  # noqa: PLC0415
+
     path = Path(path)
     _check_replaceable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -228,6 +229,8 @@ def _fsync_dir(d: Path) -> None:
 
 def _move_into_place(tmp: Path, path: Path) -> None:
     """Rename `tmp` to `path`; an existing artifact is exchanged in one step where Linux can."""
+    import shutil  # noqa: PLC0415
+
     if not path.exists():
         os.rename(tmp, path)
     elif _exchange(tmp, path):

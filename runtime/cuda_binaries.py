@@ -24,7 +24,10 @@ def install(art) -> None:
         _TABLE[key] = art.files[name]
     if _REGISTERED or not _TABLE:
         return
-    import tvm_ffi
+    from .tvm_loader import _torch_hidden
+
+    with _torch_hidden():  # the runtime's own calls go through `ffi`; a callback needs tvm_ffi
+        import tvm_ffi
 
     global _PREVIOUS
     _PREVIOUS = tvm_ffi.get_global_func("tvm_callback_cuda_compile", allow_missing=True)

@@ -12,7 +12,6 @@ checking feeds and copying them in and out runs in the calling thread.
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,12 +48,15 @@ class _Plan:
     applies, the input tensors the feeds are copied into (reused call after call) with numpy
     views of their memory."""
 
-    __slots__ = ("names", "tensors", "views")
+    __slots__ = ("names", "tensors", "views", "packed", "args")
 
-    def __init__(self, names: tuple, tensors: Optional[tuple], views: Optional[tuple]):
+    def __init__(self, names: tuple, tensors: Optional[tuple], views: Optional[tuple],
+                 packed: bytes = b""):
         self.names = names  # feed names in input order
         self.tensors = tensors  # None: the general path (fresh tensors per call)
         self.views = views
+        self.packed = packed  # the tensors packed as call arguments
+        self.args = (None, b"", 0)  # (the state it was made with, all arguments packed, count)
 
 
 class Module:
@@ -71,7 +73,7 @@ class Module:
         self._entries = {name: _make_entry(name, spec, self._vm)
                          for name, spec in art.manifest["entries"].items()}
         self._state = {n: self._to_device(a) for n, a in art.weights().items()}
-        self._state_args = {}  # entry -> its state tensors in call order (dropped on any change)
+        self._state_args = {}  # entry -> (state tensors in call order, packed), dropped on change
         self._keepalive = None  # what must live as long as the module (aot.compile's temp dir)
         self._weight_specs = {n: TensorSpec(n, tuple(w["shape"]), w["dtype"])
                               for n, w in art.manifest["weights"].items()}
@@ -113,7 +115,7 @@ class Module:
         entry = self._entries.get("predict") or self._entry("predict")
         names = entry.input_names
         first = arrays[0] if len(arrays) == 1 else None
-        if type(first) is not np.ndarray and isinstance(first, Mapping):
+        if type(first) is dict or type(first) is not np.ndarray and isinstance(first, Mapping):
             feeds = first
         elif len(arrays) != len(names):
             raise InputError(f"predict takes {len(names)} input(s) ({', '.join(names)}), "
@@ -143,13 +145,13 @@ class Module:
         plan = self._plan(entry, feeds)
         if plan is not None and plan.views is not None:  # the hot path
             for view, name in zip(plan.views, plan.names):
-                np.copyto(view, feeds[name])
+                view[...] = feeds[name]  # same shape and dtype (the plan's key): a plain copy
             with self._lock:
-                result = entry.function(*plan.tensors, *self._entry_state(entry))
-            get = self._rt.array_get
-            return [np.from_dlpack(get(result, i)).copy() if viewable
-                    else self._rt.numpy(get(result, i), dtype)
-                    for i, viewable, dtype in entry.outputs]
+                state = self._state_args.get(entry.name) or self._entry_state_packed(entry)
+                if plan.args[0] is not state:  # the state changed (or the first call)
+                    plan.args = (state, plan.packed + state[1], len(plan.tensors) + len(state[0]))
+                result = entry.function.call_packed(plan.args[1], plan.args[2])
+            return self._rt.ffi.host_outputs(result, entry.outputs, self._rt.numpy)
         if plan is not None:
             arrays = [np.asarray(feeds[name]) for name in plan.names]
         else:
@@ -157,7 +159,7 @@ class Module:
         inputs = [self._to_device(a) for a in arrays]
         with self._lock:  # a training step reads, updates and commits the state in one go
             result = entry.function(*inputs, *self._entry_state(entry))
-            values = [self._rt.array_get(result, i) for i in range(len(result))]
+            values = list(result)
             outs = [self._to_host(v, i, entry)
                     for i, v in enumerate(values[:len(entry.out_dtypes)])]
             if entry.updates and "loss" in entry.signature.output_names:
@@ -176,8 +178,8 @@ class Module:
         that update state (an input may come back as new state, so each call gets fresh
         tensors), other devices, and dtypes numpy cannot view (bfloat16, float8, bool)."""
         try:
-            key = (entry.name,) + tuple((k, v.shape, v.dtype) for k, v in feeds.items()
-                                        if type(v) is np.ndarray)
+            key = (entry.name, *[(k, v.shape, v.dtype) for k, v in feeds.items()
+                                 if type(v) is np.ndarray])
         except AttributeError:  # not a mapping of arrays: let the checks say what is wrong
             return None
         plans = self._plans.__dict__
@@ -192,18 +194,24 @@ class Module:
             plan = plans[key] = _Plan(names, None, None)
         else:
             held = [_host_buffer(self._rt, a, self._dev) for a in arrays]
-            plan = plans[key] = _Plan(names, tuple(t for t, _ in held), tuple(v for _, v in held))
+            tensors = tuple(t for t, _ in held)
+            plan = plans[key] = _Plan(names, tensors, tuple(v for _, v in held),
+                                      self._rt.ffi.pack(tensors))
         return plan
 
     def _entry_state(self, entry: _Entry) -> tuple:
         """The entry's state tensors in call order (cached until the state changes)."""
-        args = self._state_args.get(entry.name)
-        if args is None:
+        return self._entry_state_packed(entry)[0]
+
+    def _entry_state_packed(self, entry: _Entry) -> tuple:
+        """The entry's state tensors in call order, and the same packed as call arguments."""
+        cached = self._state_args.get(entry.name)
+        if cached is None:
             args = tuple(self._state[p] for p in entry.params)
             if entry.transform is not None:  # weight-only computations, once per weights
                 args = tuple(entry.transform(args))
-            self._state_args[entry.name] = args
-        return args
+            cached = self._state_args[entry.name] = (args, self._rt.ffi.pack(args))
+        return cached
 
     def _set_state(self, tensors: Mapping) -> None:
         for name, tensor in tensors.items():
@@ -211,10 +219,10 @@ class Module:
         self._state_args = {}  # replaced, not cleared: a call in another thread keeps its own
 
     def _to_host(self, tensor, index: int, entry: _Entry) -> np.ndarray:
-        """A numpy copy of output `index` (through a DLPack view on the host: ~10x cheaper
+        """A numpy copy of output `index` (through a numpy view on the host: ~10x cheaper
         than copying out through TVM; other dtypes and devices copy through TVM)."""
         if self._host and entry.out_viewable[index]:
-            return np.from_dlpack(tensor).copy()
+            return np.array(tensor)
         return self._rt.numpy(tensor, entry.out_dtypes[index])
 
     # ------------------------------------------------------------ training
@@ -304,7 +312,7 @@ def _host_buffer(rt, like: np.ndarray, dev) -> tuple:
     fill the tensor). Feeds are copied, never wrapped through DLPack: the kernels assume
     64-byte aligned data, which a numpy array need not have."""
     tensor = rt.empty(like.shape, like.dtype.name, dev)
-    return tensor, np.from_dlpack(tensor)
+    return tensor, np.asarray(tensor)
 
 
 def _batch_size(arrays) -> int:
@@ -358,13 +366,27 @@ def _load_verified_library(rt, data: bytes):
     """dlopen the bytes whose hash was checked, from a private copy: the artifact's file could
     change after the check, and dlopen would hand back a stale library for a path it has
     already opened in this process (a recompile to the same output)."""
-    fd, name = tempfile.mkstemp(prefix="aot-kernels-", suffix=".so")
+    fd, name = _private_file("aot-kernels-", ".so")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         return rt.load_module(name)
     finally:
         os.unlink(name)  # the mapping outlives the name
+
+
+def _private_file(prefix: str, suffix: str) -> tuple[int, str]:
+    """A new file only this user can read, open for writing: in $TMPDIR or /tmp directly
+    (the module `tempfile` adds ~3 ms to every cold start), else where `tempfile` finds room."""
+    name = os.path.join(os.environ.get("TMPDIR") or "/tmp", prefix + os.urandom(8).hex() + suffix)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | \
+        getattr(os, "O_CLOEXEC", 0)
+    try:
+        return os.open(name, flags, 0o600), name
+    except OSError:
+        import tempfile  # noqa: PLC0415
+
+        return tempfile.mkstemp(prefix=prefix, suffix=suffix)
 
 
 def _last_line(e: Exception) -> str:

@@ -1,14 +1,13 @@
 """The one place that imports TVM, for the runtime and the compiler alike.
 
-The runtime needs only `libtvm_runtime.so` and the `tvm_ffi` package that calls
-into it (`load_runtime`). It does not import the `tvm` Python package at all:
-that package imports its IR, TIR, TE and script printer even when only the
-runtime library is loaded (TVM_USE_RUNTIME_LIB=1), ~0.25 s of every cold start,
-most of it libbacktrace reading debug info the first time a type lookup misses.
-The compiler imports `tvm` whole (`load_tvm(runtime_only=False)`).
+The runtime loads only libtvm_ffi.so and libtvm_runtime.so and calls them through
+ctypes (`ffi`, `load_runtime`). It imports neither the `tvm` Python package, which
+brings its IR, TIR, TE and script printer even when only the runtime library is
+loaded (TVM_USE_RUNTIME_LIB=1), ~0.25 s of every cold start, nor the `tvm_ffi`
+package (~40 ms). The compiler imports `tvm` whole (`load_tvm(runtime_only=False)`).
 
 `tvm_ffi` imports torch at import time whenever torch is installed (+2-4 s,
-+200 MB); we hide torch while it loads so neither path pays for it.
++200 MB); we hide torch while it loads so the compiler does not pay for it.
 """
 from __future__ import annotations
 
@@ -68,10 +67,21 @@ def _set_thread_count() -> None:
     """TVM's thread pool guesses half the logical CPUs (assuming two hyperthreads per core):
     on a 2-core machine without SMT it ran every kernel on ONE thread. The pool reads
     TVM_NUM_THREADS when the library loads, so set it first, to the physical cores, unless
-    the user chose (TVM_NUM_THREADS or OMP_NUM_THREADS). Child processes (tuning workers)
-    inherit it."""
+    the user chose (TVM_NUM_THREADS or OMP_NUM_THREADS); and its workers' spin (SPIN_COUNT)
+    unless the user set TVM_THREAD_POOL_SPIN_COUNT. Child processes (tuning workers)
+    inherit both."""
     if "TVM_NUM_THREADS" not in os.environ and "OMP_NUM_THREADS" not in os.environ:
         os.environ["TVM_NUM_THREADS"] = str(physical_cores())
+    os.environ.setdefault("TVM_THREAD_POOL_SPIN_COUNT", str(SPIN_COUNT))
+
+
+# After each parallel kernel TVM's workers spin, calling sched_yield() up to this many times,
+# before they sleep. TVM's default, 300,000, is OpenMP's count of pause instructions (~1-10 ms)
+# but here counts system calls (~60-120 ms): no kernel needed that long a spin (warm latency
+# unchanged at 10,000 on the zoo), and the process that exits right after a call waits for
+# it, since the pool joins its workers at exit (50-100 ms of a 0.2 s cold start). 10,000
+# yields are ~2-4 ms, like OpenMP's spin. TVM reads it when the first worker starts.
+SPIN_COUNT = 10_000
 
 
 @contextlib.contextmanager
@@ -97,7 +107,8 @@ _LOCK = threading.Lock()
 
 
 def load_runtime() -> "Runtime":
-    """The TVM runtime (libtvm_runtime.so through tvm_ffi), loaded once per process."""
+    """The TVM runtime (libtvm_ffi.so and libtvm_runtime.so, called through `ffi`), loaded
+    once per process."""
     global _RUNTIME
     with _LOCK:
         if _RUNTIME is None:
@@ -106,19 +117,46 @@ def load_runtime() -> "Runtime":
 
 
 def _load_ffi():
-    """Import tvm_ffi and load libtvm_runtime.so globally (kernel libraries link against it)."""
-    with _torch_hidden():
-        try:
-            import tvm_ffi  # noqa: PLC0415
-        except ImportError as e:
-            raise TVMLoadError(f"cannot import tvm_ffi (is apache-tvm installed?): {e}") from None
+    """Load libtvm_ffi.so and then libtvm_runtime.so, globally (libtvm_runtime and the kernel
+    libraries link against them), without importing the tvm_ffi package (see `ffi`)."""
+    from . import ffi  # noqa: PLC0415
+
+    _set_thread_count()
+    path = _ffi_library()
+    try:
+        ffi.open_library(str(path))
+    except OSError as e:
+        raise TVMLoadError(f"cannot load {path}: {e}") from None
     if "tvm" not in sys.modules:  # else `import tvm` has loaded the library already
         path = _runtime_library()
         try:
             ctypes.CDLL(str(path), ctypes.RTLD_GLOBAL)
         except OSError as e:
             raise TVMLoadError(f"cannot load {path}: {e}") from None
-    return tvm_ffi
+    return ffi
+
+
+def _package_dir(name: str) -> Optional[Path]:
+    """Where the import system would find package `name`, without importing it."""
+    module = sys.modules.get(name)
+    origin = getattr(module, "__file__", None) if module else None
+    if origin is None:
+        spec = importlib.util.find_spec(name)
+        origin = spec.origin if spec is not None else None
+    return Path(origin).parent if origin else None
+
+
+def _ffi_library() -> Path:
+    """libtvm_ffi.so where the tvm_ffi package loads it from: the package's lib/ (a wheel
+    install), else its source tree's build/lib/ (a development install)."""
+    pkg = _package_dir("tvm_ffi")
+    dirs = [pkg / "lib", pkg.parent / "build" / "lib", pkg.parent.parent / "build" / "lib"] \
+        if pkg else []
+    for d in dirs:
+        if (d / "libtvm_ffi.so").is_file():
+            return d / "libtvm_ffi.so"
+    raise TVMLoadError("cannot find libtvm_ffi.so (is apache-tvm-ffi installed? looked in "
+                       f"{', '.join(map(str, dirs)) or 'no tvm_ffi package'})")
 
 
 def _runtime_library() -> Path:
@@ -129,15 +167,13 @@ def _runtime_library() -> Path:
         found = _in_dirs([Path(os.environ["TVM_LIBRARY_PATH"])])
         if found:
             return found
-    site = Path(sys.modules["tvm_ffi"].__file__).parent.parent
-    found = _in_dirs([site / "tvm" / "lib"])
+    ffi_pkg = _package_dir("tvm_ffi")
+    found = _in_dirs([ffi_pkg.parent / "tvm" / "lib"]) if ffi_pkg else None
     if found:
         return found
-    spec = importlib.util.find_spec("tvm")
-    dirs = []
-    if spec is not None and spec.origin:
-        pkg = Path(spec.origin).parent
-        dirs = [pkg / "lib", pkg.parent.parent / "build" / "lib", pkg.parent.parent / "lib"]
+    pkg = _package_dir("tvm")
+    dirs = [pkg / "lib", pkg.parent.parent / "build" / "lib", pkg.parent.parent / "lib"] \
+        if pkg else []
     return _in_dirs(dirs) or _not_found(dirs)
 
 
@@ -153,19 +189,18 @@ def _not_found(dirs):
                        f"{', '.join(map(str, dirs)) or 'no tvm package'})")
 
 
-# dtypes whose TVM tensors hold whole bytes laid out as numpy's (ml_dtypes for the float8s)
-_SUB_BYTE = ("int4", "uint4", "int2", "uint2", "float4_e2m1fn")
+# Sub-byte dtypes: TVM packs their values; these bits per value (ml_dtypes holds one a byte).
+_SUB_BYTE = {"int4": 4, "uint4": 4, "float4_e2m1fn": 4, "int2": 2, "uint2": 2}
 
 
 class Runtime:
-    """What the runtime uses of TVM, through tvm_ffi's global functions (those `tvm.runtime`
-    wraps): devices, tensors and their copies, kernel libraries, the Relax VM."""
+    """What the runtime uses of TVM, through its C ABI (`ffi`) and the global functions that
+    `tvm.runtime` wraps: devices, tensors and their copies, kernel libraries, the Relax VM."""
 
     POOLED_ALLOCATOR = 2
 
     def __init__(self, ffi):
         self.ffi = ffi
-        self.array_get = ffi.get_global_func("ffi.ArrayGetItem")
         self._alloc = ffi.get_global_func("runtime.TVMTensorAllocWithScope")
         self._copy_from = ffi.get_global_func("runtime.TVMTensorCopyFromBytes")
         self._copy_to = ffi.get_global_func("runtime.TVMTensorCopyToBytes")
@@ -181,7 +216,7 @@ class Runtime:
         return self.ffi.device(kind, index)
 
     def exists(self, dev) -> bool:
-        return self._device_attr(dev.dlpack_device_type(), dev.index, 0) != 0
+        return self._device_attr(dev.device_type, dev.index, 0) != 0
 
     def _load_sidecar(self, kind: str) -> None:
         """TVM keeps each GPU backend's device API in its own library, registered on load."""
@@ -198,15 +233,13 @@ class Runtime:
     # ------------------------------------------------------------ tensors
 
     def empty(self, shape, dtype: str, dev):
-        return self._alloc(self.ffi.Shape([int(d) for d in shape]), self.ffi.dtype(dtype), dev,
-                           None)
+        return self._alloc(self.ffi.shape([int(d) for d in shape]), self.ffi.DataType(dtype),
+                           dev, None)
 
     def tensor(self, arr, dev):
         """A new tensor on `dev` holding a copy of the numpy array `arr`."""
-        if arr.dtype.name in _SUB_BYTE:  # TVM packs these; its own Tensor knows how
-            return load_tvm(runtime_only=True).runtime.tensor(arr, dev)
         out = self.empty(arr.shape, arr.dtype.name, dev)
-        src = _contiguous(arr)
+        src = _packed(arr) if arr.dtype.name in _SUB_BYTE else _contiguous(arr)
         if src.nbytes:
             self._copy_from(out, ctypes.c_void_p(src.ctypes.data), src.nbytes)
         return out
@@ -215,13 +248,12 @@ class Runtime:
         """A host numpy copy of any tensor (other devices, dtypes numpy cannot view)."""
         import numpy as np  # noqa: PLC0415
 
-        if np_dtype.name in _SUB_BYTE:
-            tvm = load_tvm(runtime_only=True)
-            return tvm.runtime.Tensor.numpy(tensor)
         out = np.empty(tuple(tensor.shape), np_dtype)
-        if out.nbytes:
-            self._copy_to(tensor, ctypes.c_void_p(out.ctypes.data), out.nbytes)
-        return out
+        bits = _SUB_BYTE.get(np_dtype.name)
+        nbytes = out.nbytes if bits is None else (out.size * bits + 7) // 8
+        if nbytes:
+            self._copy_to(tensor, ctypes.c_void_p(out.ctypes.data), nbytes)
+        return out if bits is None else _unpacked(out)
 
     # ------------------------------------------------------------ code
 
@@ -232,13 +264,43 @@ class Runtime:
         """The Relax VM over an exported library (as tvm.runtime.vm.VirtualMachine makes it:
         pooled allocator; a CPU device too where the kernels run elsewhere, for shape code)."""
         vm = lib["vm_load_executable"]()
-        devices = [dev] if dev.dlpack_device_type() == 1 else [dev, self.ffi.device("cpu", 0)]
+        devices = [dev] if dev.device_type == 1 else [dev, self.ffi.device("cpu", 0)]
         init = []
         for d in devices:
-            init += [d.dlpack_device_type(), d.index, self.POOLED_ALLOCATOR]
+            init += [d.device_type, d.index, self.POOLED_ALLOCATOR]
         vm["vm_initialization"](*init)
         return vm
 
 
 def _contiguous(arr):
     return arr if arr.flags.c_contiguous else arr.copy(order="C")
+
+
+def _packed(arr):
+    """The bytes TVM's own `Tensor.copyfrom` sends for a sub-byte array: float4 values two to
+    a byte (the first in the high nibble); the others one to a byte as ml_dtypes holds them
+    (which TVM refuses as a size mismatch, as it does through its own Python API)."""
+    import numpy as np  # noqa: PLC0415
+
+    if arr.dtype.name != "float4_e2m1fn":
+        return _contiguous(arr)
+    bits = np.ascontiguousarray(arr).view(np.uint8).reshape(-1)
+    if bits.size % 2:
+        bits = np.pad(bits, (0, 1))
+    pairs = bits.reshape(-1, 2)
+    return (((pairs[:, 0] & 0x0F) << 4) | (pairs[:, 1] & 0x0F)).astype(np.uint8)
+
+
+def _unpacked(raw):
+    """Undo TVM's packing of int4 and float4 values copied out two to a byte, as TVM's own
+    `Tensor.numpy` does (the packed bytes lie at the start of `raw`)."""
+    import numpy as np  # noqa: PLC0415
+
+    if raw.dtype.name not in ("int4", "float4_e2m1fn"):
+        return raw
+    n = raw.size
+    packed = raw.view(np.int8).reshape(n)
+    out = np.empty((n,), np.int8)
+    out[1::2] = (packed & 0x0F)[:n // 2]
+    out[0::2] = ((packed >> 4) & 0x0F)[:(n + 1) // 2]
+    return out.reshape(raw.shape).view(raw.dtype)
