@@ -4,6 +4,7 @@ them alike. Prints medians, min/max and the ratio ours/ORT; never asserts.
 
     .venv/bin/python benchmarks/kernels.py                 # everything
     .venv/bin/python benchmarks/kernels.py resnet18 conv3x3_56 --rounds 20
+    .venv/bin/python benchmarks/kernels.py --int8-depthwise --rounds 50
 """
 from __future__ import annotations
 
@@ -116,6 +117,73 @@ CASES.update({
 })
 
 
+# --- int8 depthwise conv (aot/ops/quant.py's depthwise kernel, schedules/int8_depthwise.py):
+# a MobileNetV2 depthwise layer as the quantize pass leaves it (u8 in, u8 out: qconv2d, + bias,
+# requantize) against the same layer in float32 (conv2d, + bias, ReLU6) and against the int8
+# path it replaced (an int32 relax conv2d of the centred data). `--int8-depthwise`.
+INT8_DW_CASES = {  # name: (input shape, strides, padding)
+    "dw3x3_112x96": ((1, 112, 112, 96), (1, 1), (1, 1, 1, 1)),
+    "dw3x3_s2_56x144": ((1, 56, 56, 144), (2, 2), (0, 0, 1, 1)),
+}
+
+
+def _dw_layer(shape, strides, padding, int8: bool):
+    """(graph, feeds) of one depthwise layer with random weights, float32 or int8."""
+    rng, c = np.random.default_rng(0), shape[-1]
+    b = GraphBuilder("dw")
+    x = b.input("x", TensorType(("N",) + shape[1:], "u8" if int8 else "f32"))
+    attrs = dict(strides=strides, padding=padding, groups=c)
+    if int8:
+        w = b.const(rng.integers(-127, 128, (3, 3, 1, c)).astype(np.int8), name="w")
+        y = b.emit("qconv2d", x, w, b.const(np.int32(3), name="zp"), **attrs)
+        y = b.emit("add", y, b.const(rng.integers(-5000, 5000, c).astype(np.int32), name="bias"))
+        mult = b.const(np.linspace(0.002, 0.004, c).astype(np.float32), name="mult")
+        y = b.emit("requantize", y, mult, b.const(np.int32(0), name="zy"), dtype="u8")
+        return b.build([y]), {"x": rng.integers(0, 256, shape).astype(np.uint8)}
+    w = b.const(rng.standard_normal((3, 3, 1, c)).astype(np.float32), name="w")
+    y = b.emit("conv2d", x, w, **attrs)
+    y = b.emit("clip", b.emit("add", y, b.const(rng.standard_normal(c).astype(np.float32),
+                                                name="bias")), min=0.0, max=6.0)
+    return b.build([y]), {"x": rng.standard_normal(shape).astype(np.float32)}
+
+
+def measure_int8_depthwise(name, rounds):
+    """Medians (ms) of the float32 layer, the old int8 path and the new int8 kernel, timed
+    in turns (each round runs each once); the two int8 builds must agree bit for bit."""
+    from unittest import mock
+
+    import aot.ops.quant as quant
+
+    shape, strides, padding = INT8_DW_CASES[name]
+    (fg, ff), (qg, qf) = (_dw_layer(shape, strides, padding, i8) for i8 in (False, True))
+    mods = {"f32": aot.compile(fg, target="llvm")}
+    with mock.patch.object(quant, "_is_depthwise", lambda *a: False):
+        mods["int8_old"] = aot.compile(qg, target="llvm")
+    mods["int8_new"] = aot.compile(qg, target="llvm")
+    old, new = (next(iter(mods[k].run(qf).values())) for k in ("int8_old", "int8_new"))
+    if not np.array_equal(old, new):
+        raise RuntimeError(f"{name}: the new int8 depthwise kernel differs from the old path")
+    runs = {"f32": lambda: mods["f32"].run(ff), "int8_old": lambda: mods["int8_old"].run(qf),
+            "int8_new": lambda: mods["int8_new"].run(qf)}
+    times = {k: [] for k in runs}
+    for _ in range(rounds):
+        for k, fn in runs.items():
+            fn()  # untimed: the previous contestant's data leaves the caches alike for all
+            t = time.perf_counter()
+            fn()
+            times[k].append((time.perf_counter() - t) * 1e3)
+    return {k: float(np.median(v)) for k, v in times.items()}
+
+
+def main_int8_depthwise(cases, rounds):
+    print(f"{'case':18s} {'f32 ms':>8s} {'int8 old':>9s} {'int8 new':>9s} {'new/f32':>8s} "
+          f"{'new/old':>8s}")
+    for name in cases or INT8_DW_CASES:
+        t = measure_int8_depthwise(name, rounds)
+        print(f"{name:18s} {t['f32']:8.3f} {t['int8_old']:9.3f} {t['int8_new']:9.3f} "
+              f"{t['int8_new'] / t['f32']:7.2f}x {t['int8_new'] / t['int8_old']:7.2f}x", flush=True)
+
+
 def _ort_session(graph, threads):
     import onnxruntime as ort
 
@@ -155,10 +223,15 @@ def measure(name, rounds, threads):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("cases", nargs="*", default=list(CASES))
+    p.add_argument("cases", nargs="*", default=None)
     p.add_argument("--rounds", type=int, default=15)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--int8-depthwise", action="store_true",
+                   help=f"int8 vs float32 depthwise layers instead: {', '.join(INT8_DW_CASES)}")
     args = p.parse_args(argv)
+    if args.int8_depthwise:
+        return main_int8_depthwise(args.cases, args.rounds)
+    args.cases = args.cases or list(CASES)
     print(f"{'case':22s} {'ours ms (min-max)':>24s} {'ORT ms (min-max)':>24s} {'ours/ORT':>9s} {'rel.err':>8s}")
     for name in args.cases:
         t, err = measure(name, args.rounds, args.threads)

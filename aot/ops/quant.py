@@ -13,7 +13,8 @@ Conventions (those of ONNX QuantizeLinear and of ONNX Runtime's QDQ kernels):
 
 Every step is exact or one IEEE float32 operation in the same order in the numpy reference
 and in the TVM lowering, so compiled results match the reference bit for bit. qmatmul and
-qconv2d lower to one u8 x s8 -> s32 kernel (below) in the form of AVX-512 VNNI's intrinsic.
+qconv2d lower to one u8 x s8 -> s32 kernel (below) in the form of AVX-512 VNNI's intrinsic;
+depthwise qconv2d to a direct kernel vectorized over channels (further below).
 """
 from __future__ import annotations
 
@@ -404,6 +405,8 @@ def _qconv2d_lower(c, a: Conv2DAttrs, x, w, zp):
     """im2col into the matmul kernel: one tap per kernel position, its Cin channels read
     contiguously (outside the image: the zero point, which the correction cancels, as
     padding the centred data with 0 would)."""
+    if _is_depthwise(c, a):
+        return _qconv2d_depthwise(c, a, x, w, zp)
     if a.groups != 1:
         return _qconv2d_grouped(c, a, x, w, zp)
     kh, kw, cin, n = c.in_type(1).shape
@@ -433,6 +436,92 @@ def _qconv2d_grouped(c, a: Conv2DAttrs, x, w, zp):
     xc = c.R.subtract(c.R.astype(x, "int32"), zp)
     return c.R.nn.conv2d(xc, c.R.astype(w, "int32"), a.strides, a.padding, a.dilation, a.groups,
                          data_layout="NHWC", kernel_layout="HWIO", out_dtype="int32")
+
+
+# Depthwise convs (groups == input channels, channel multiplier m: output channel o reads input
+# channel o // m) as one direct kernel, the block named QDW_BLOCK:
+#
+#   dot[b, y, x, o] = sum over taps (ty, tx) of u8(x at the tap, channel o // m) * w[ty, tx, 0, o]
+#   out             = dot + corr[o],  corr = -zp' * colsum(w)    = sum((x - zp) * w), in int32
+#
+# in qconv2d's VNNI convention: the data as u8 (s8 shifted by +128, zp' = zp + 128), taps
+# outside the image read the zero point, which the correction cancels. Both factors fit in 16
+# bits and the u8 one has its upper bits zero, so LLVM makes a vectorized `i32(u8) * i32(s8)`
+# one `vpmaddwd` on x86 (16 products per zmm; the widening is one `vpmovzxbd` load). NHWC
+# makes the channels the contiguous vector axis of data, weights and output; the schedule
+# (aot/codegen/schedules/int8_depthwise.py) vectorizes there. Padding (and the s8 shift) go
+# through a stage named QDW_PAD_BLOCK that the schedule computes a few input rows at a time,
+# those a few rows of output read, so the multiply-add has no bounds checks and no padded
+# copy of the whole input is made; a valid (unpadded) u8 conv reads its input in place.
+QDW_BLOCK, QDW_PAD_BLOCK = "qdwconv", "qdwpad"
+
+
+def _is_depthwise(c, a: Conv2DAttrs) -> bool:
+    """One input channel per group (the weights' third dim is 1), more than one group."""
+    return a.groups > 1 and a.groups == c.in_type(0).shape[-1] and c.in_type(1).shape[2] == 1
+
+
+def _const_input(c, i: int):
+    """Input i's data when it is a constant, else None."""
+    from aot.ir.graph import Param
+
+    p = c.node.inputs[i]
+    const = isinstance(p, Param) and p.is_const and p.data is not None
+    return np.asarray(p.data) if const else None
+
+
+def _depthwise_correction(c, w, zp, n: int, shift: int):
+    """corr = -(zp + shift) * (the weights' sums over the taps), i32 [n]: a constant when
+    both are (always, after the quantize pass), else a small kernel."""
+    wd, zd = _const_input(c, 1), _const_input(c, 2)
+    if wd is not None and zd is not None:
+        sums = wd.reshape(-1, n).astype(np.int64).sum(axis=0)
+        return c.relax.const((-(np.int64(zd) + shift) * sums).astype(np.int32), "int32")
+    te = c.te
+
+    def compute(wt, z):
+        t = [te.reduce_axis((0, e), f"t{j}") for j, e in enumerate(wt.shape[:2])]
+        sums = te.compute((n,), lambda o: te.sum(wt[t[0], t[1], 0, o].astype("int32"), axis=t))
+        return te.compute((n,), lambda o: -(z() + shift) * sums[o], name="qdwcorr")
+    return c.emit_te(compute, w, zp)
+
+
+def _padded_te(te, tirx, x, a: Conv2DAttrs, in_hw, zpe, signed: bool):
+    """The u8 input with its padding rows and columns (the zero point zp' there)."""
+    (h, wd), (pt, pl, pb, pr) = in_hw, a.padding
+    pad = zpe.astype("uint8")
+
+    def at(b, iy, ix, ch):
+        y, xx = iy - pt, ix - pl
+        inside = tirx.all(y >= 0, y < h, xx >= 0, xx < wd)
+        return tirx.if_then_else(inside, _to_u8(x[b, y, xx, ch], signed), pad)
+    shape = (x.shape[0], h + pt + pb, wd + pl + pr, x.shape[3])
+    return te.compute(shape, at, name=QDW_PAD_BLOCK)
+
+
+def _qdw_te(te, tirx, a: Conv2DAttrs, in_hw, m: int, out_shape, signed: bool):
+    """The depthwise kernel's TE: (x, w, corr, zp) -> i32 [N, OH, OW, O]."""
+    (sh, sw), (dh, dw) = a.strides, a.dilation
+
+    def compute(x, w, corr, zp):
+        ty, tx = te.reduce_axis((0, w.shape[0]), "ty"), te.reduce_axis((0, w.shape[1]), "tx")
+        if signed or any(a.padding):
+            x = _padded_te(te, tirx, x, a, in_hw, zp() + 128 if signed else zp(), signed)
+
+        def tap(b, y, xx, o):
+            v = x[b, y * sh + ty * dh, xx * sw + tx * dw, o // m if m > 1 else o]
+            return v.astype("int32") * w[ty, tx, 0, o].astype("int32")
+        dot = te.compute(out_shape, lambda *i: te.sum(tap(*i), axis=[ty, tx]), name=QDW_BLOCK)
+        return te.compute(out_shape, lambda *i: dot(*i) + corr[i[-1]], name="qdwacc")
+    return compute
+
+
+def _qconv2d_depthwise(c, a: Conv2DAttrs, x, w, zp):
+    n, cin = c.in_type(1).shape[3], c.in_type(0).shape[3]
+    signed = c.in_dtype(0) == DType.int8
+    in_hw = c.shape(c.in_type(0).shape[1:3])
+    kernel = _qdw_te(c.te, c.tirx, a, in_hw, n // cin, c.out_shape(), signed)
+    return c.emit_te(kernel, x, w, _depthwise_correction(c, w, zp, n, 128 if signed else 0), zp)
 
 
 # ---------------------------------------------------------------- registration

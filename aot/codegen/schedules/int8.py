@@ -45,7 +45,7 @@ def schedule_int8(sch, target) -> bool:
     if main is None or not has_vnni(target):
         return False
     _register_intrin()
-    epilogue = _inline_epilogue(sch, main)
+    epilogue = inline_epilogue(sch, main)
     tile, inner = _tile(sch, main)
     sch.reverse_compute_at(epilogue, tile)
     _vectorize_epilogue(sch, epilogue)
@@ -121,9 +121,14 @@ def _vnni_funcs():
 
 def _find_qdot(sch):
     """The dot block the lowering names QDOT_BLOCK, or None."""
+    return find_block(sch, QDOT_BLOCK)
+
+
+def find_block(sch, name: str):
+    """The block named `name`, or None (the int8 lowerings name their kernels' blocks)."""
     try:
-        return sch.get_sblock(QDOT_BLOCK)
-    except Exception:  # no such block (the ValueError/TVMError kind varies): not an int8 kernel
+        return sch.get_sblock(name)
+    except Exception:  # no such block (the ValueError/TVMError kind varies): not that kernel
         return None
 
 
@@ -131,7 +136,7 @@ def _root_blocks(sch):
     return sch.get_child_blocks(sch.get_sblock("root"))
 
 
-def _inline_epilogue(sch, main):
+def inline_epilogue(sch, main):
     """Inline every block after the dot (and the scalar blocks beside it, such as a zero
     point cast to float) into the last one, which writes the output; return that one."""
     blocks = list(_root_blocks(sch))

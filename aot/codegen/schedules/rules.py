@@ -4,9 +4,11 @@ from __future__ import annotations
 from ..tvm import tvm
 from .contraction import schedule_contraction
 from .int8 import schedule_int8
+from .int8_depthwise import schedule_int8_depthwise
 from .memory import schedule_injective, schedule_reduction
 
-RULES = (schedule_int8, schedule_contraction, schedule_reduction, schedule_injective)
+RULES = (schedule_int8, schedule_int8_depthwise, schedule_contraction, schedule_reduction,
+         schedule_injective)
 
 
 def default_schedule(func, target):
