@@ -23,6 +23,8 @@ from aot.passes.quantize import QuantizeDynamic, quantize_graph
 from aot.passes.quantize_calibrate import calibrate
 from aot.pipeline import optimize_for_inference
 
+from tests.random_weights import randomize
+
 from .helpers import ort_run
 
 
@@ -183,16 +185,7 @@ def _bn_relu6():
         layers.BatchNormalization(), layers.ReLU(6.0),
         layers.DepthwiseConv2D(3, use_bias=False), layers.BatchNormalization(), layers.ReLU(6.0),
         layers.Flatten(), layers.Dense(6)])
-    rng = np.random.default_rng(7)
-    for layer in model.layers:
-        ws = layer.get_weights()
-        if isinstance(layer, layers.BatchNormalization):  # gamma, beta, mean, variance
-            ws = [rng.uniform(0.5, 1.5, w.shape) if i in (0, 3) else rng.normal(0, 0.3, w.shape)
-                  for i, w in enumerate(ws)]
-        else:
-            ws = [rng.standard_normal(w.shape) for w in ws]
-        layer.set_weights([w.astype(np.float32) for w in ws])
-    return model
+    return randomize(model, seed=7)
 
 
 QDQ_MODELS = {**MODELS, "matmul": (_randomized(_matmul_only), (8,)),

@@ -9,6 +9,7 @@ import aot
 from aot import layers
 from aot.ir import interpret
 from aot.runtime import load
+from tests.random_weights import randomize
 
 
 def _conv_bn():
@@ -16,16 +17,7 @@ def _conv_bn():
     model = aot.Sequential([
         layers.Conv2D(4, 3, padding="same", use_bias=False, input_shape=(6, 6, 3)),
         layers.BatchNormalization(), layers.ReLU(6.0), layers.Flatten(), layers.Dense(5)])
-    rng = np.random.default_rng(0)
-    for layer in model.layers:
-        ws = layer.get_weights()
-        if isinstance(layer, layers.BatchNormalization):  # gamma, beta, mean, variance
-            ws = [rng.uniform(0.5, 2.0, w.shape) if i in (0, 3) else rng.normal(0, 0.5, w.shape)
-                  for i, w in enumerate(ws)]
-        else:
-            ws = [rng.standard_normal(w.shape) for w in ws]
-        layer.set_weights([w.astype(np.float32) for w in ws])
-    return model
+    return randomize(model)
 
 
 def test_inference_artifact_lifts_weight_transforms_and_reapplies_them(tmp_path):
