@@ -72,14 +72,12 @@ def cpu_pipeline(tgt):
     exp/tanh/sigmoid/softmax (`fast_math`) before it."""
     from tvm.relax.backend.cpu_generic import pipeline as stages
 
-    from .fast_math import fast_math_pass
     from .schedules import default_schedule_pass
 
     @tvm.transform.module_pass(opt_level=0, name="AotCPUPipeline")
     def pipeline(mod, _ctx):
         with tgt:
-            passes = (stages.library_dispatch_passes(tgt) + [fast_math_pass()]
-                      + stages.legalize_passes(tgt)
+            passes = (tuning.kernel_passes(tgt)
                       + tuning.apply_database_passes() + [default_schedule_pass(tgt)]
                       + stages.dataflow_lower_passes(tgt) + stages.finalize_passes(tgt)
                       + [_noalias_shape_funcs()])

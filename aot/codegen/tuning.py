@@ -231,17 +231,23 @@ class Task:
         return max(0, self.budget - self.measured)
 
 
-def extract_tasks(mod, target) -> list[Task]:
-    """The distinct static kernels of `mod` (already specialised) as the CPU pipeline
-    makes them: legalized and fused, exactly what the build hands to the schedules."""
+def kernel_passes(target) -> list:
+    """The CPU pipeline's passes up to fused, legalized kernels (library dispatch, vector
+    exp/tanh/sigmoid/softmax, legalization): the one list both the build and task extraction
+    use, so tuning records match the kernels the build makes."""
     from tvm.relax.backend.cpu_generic import pipeline as stages
 
     from .fast_math import fast_math_pass
 
+    return (stages.library_dispatch_passes(target) + [fast_math_pass()]
+            + stages.legalize_passes(target))
+
+
+def extract_tasks(mod, target) -> list[Task]:
+    """The distinct static kernels of `mod` (already specialised) as the CPU pipeline
+    makes them: legalized and fused, exactly what the build hands to the schedules."""
     with target:
-        seq = (stages.library_dispatch_passes(target) + [fast_math_pass()]
-               + stages.legalize_passes(target))
-        mod = tvm.transform.Sequential(seq)(mod)
+        mod = tvm.transform.Sequential(kernel_passes(target))(mod)
     calls = _call_counts(mod)
     tasks: dict[int, Task] = {}
     for gv, func in mod.functions_items():
